@@ -1,0 +1,57 @@
+"""Building a config from defaults, a YAML file and command-line overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fvcore.common.config import CfgNode
+
+from .defaults import _C
+
+
+def get_cfg() -> CfgNode:
+    """A fresh, mutable copy of the defaults."""
+    return _C.clone()
+
+
+def _check_keys(node: CfgNode, keys: Sequence[str]) -> None:
+    """fvcore's own message for an unknown key is terse; name the key and the nearest valid ones."""
+    for key in keys:
+        sub = node
+        parts = key.split(".")
+        for depth, part in enumerate(parts):
+            if not isinstance(sub, CfgNode) or part not in sub:
+                parent = ".".join(parts[:depth]) or "<root>"
+                valid = sorted(sub.keys()) if isinstance(sub, CfgNode) else []
+                raise KeyError(f"unknown config key {key!r}: {parent} has no {part!r} (valid: {valid})")
+            sub = sub[part]
+
+
+def _flatten(node: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for k, v in node.items():
+        if k == "_BASE_":
+            continue
+        keys += _flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else [f"{prefix}{k}"]
+    return keys
+
+
+def load_config(config_file: str = "", opts: Sequence[str] = ()) -> CfgNode:
+    """Defaults <- ``config_file`` (with ``_BASE_`` chains) <- ``KEY VALUE`` ``opts``, frozen.
+
+    Any key that the defaults do not define is an error naming that key.
+    """
+    cfg = get_cfg()
+    if config_file:
+        loaded = CfgNode.load_yaml_with_base(config_file, allow_unsafe=False)
+        try:
+            _check_keys(cfg, _flatten(loaded))
+        except KeyError as e:
+            raise KeyError(f"{config_file}: {e.args[0]}") from None
+        cfg.merge_from_other_cfg(CfgNode(loaded))
+    if len(opts) % 2:
+        raise ValueError(f"overrides come in KEY VALUE pairs, got an odd number: {list(opts)}")
+    _check_keys(cfg, opts[0::2])
+    cfg.merge_from_list(list(opts))
+    cfg.freeze()
+    return cfg

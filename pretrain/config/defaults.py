@@ -1,0 +1,94 @@
+"""Every pretraining option of dilo, with its default, in one place (detectron2's style).
+
+Values are the paper's ImageNet setting (InstDisc ResNet-50, K = 4096) unless a comment says
+otherwise; ``configs/pretrain/*.yaml`` override them with ``_BASE_`` inheritance, and the command
+line overrides those with ``KEY VALUE`` pairs.
+"""
+
+from fvcore.common.config import CfgNode as CN
+
+_C = CN()
+_C.OUTPUT_DIR = "output/pretrain"  # checkpoints, metrics.jsonl, log.txt and config.yaml go here
+_C.SEED = 0  # seeds weights, bank, data order, augmentations and negatives (all reproducible)
+
+# ---------------------------------------------------------------------------------------------
+_C.DATA = CN()
+# "folder": ImageNet layout ROOT/<class>/<image>; "embedded": the built-in procedural set
+# (generated on first use into DATA.EMBEDDED.CACHE_DIR; TRAIN_ROOT/VAL_ROOT are then ignored).
+_C.DATA.SOURCE = "folder"
+_C.DATA.TRAIN_ROOT = ""  # training images; labels (class folders) are used by monitors only
+_C.DATA.VAL_ROOT = ""  # labeled images for the kNN monitor; "" disables the monitor
+_C.DATA.NUM_WORKERS = 8  # DataLoader worker processes per rank
+# Skip (and count) unreadable images instead of stopping: a bad file is replaced by another
+# sample of the same batch slot, and the count is logged every epoch.
+_C.DATA.SKIP_BAD_IMAGES = False
+
+_C.DATA.EMBEDDED = CN()
+_C.DATA.EMBEDDED.CACHE_DIR = "~/.cache/dilo/embedded"  # generated once, reused afterwards
+_C.DATA.EMBEDDED.NUM_CLASSES = 10
+_C.DATA.EMBEDDED.TRAIN_PER_CLASS = 200
+_C.DATA.EMBEDDED.VAL_PER_CLASS = 50
+_C.DATA.EMBEDDED.IMAGE_SIZE = 64  # pixels (square)
+_C.DATA.EMBEDDED.NUM_BACKGROUNDS = 30  # pool of backgrounds shared by all classes
+_C.DATA.EMBEDDED.SEED = 0  # the set is a pure function of these keys
+
+# ---------------------------------------------------------------------------------------------
+_C.INPUT = CN()
+_C.INPUT.SIZE = 224  # training crop and test crop (pixels)
+_C.INPUT.TEST_RESIZE = 256  # shorter side before the center crop for evaluation
+_C.INPUT.CROP_SCALE = (0.2, 1.0)  # RandomResizedCrop area range (fraction of the image)
+_C.INPUT.GRAYSCALE_PROB = 0.2
+_C.INPUT.COLOR_JITTER = (0.4, 0.4, 0.4, 0.4)  # brightness, contrast, saturation, hue
+_C.INPUT.HFLIP_PROB = 0.5
+_C.INPUT.MEAN = (0.485, 0.456, 0.406)  # ImageNet RGB statistics (torchvision's)
+_C.INPUT.STD = (0.229, 0.224, 0.225)
+
+# ---------------------------------------------------------------------------------------------
+_C.MODEL = CN()
+_C.MODEL.BACKBONE = CN()
+_C.MODEL.BACKBONE.NAME = "resnet50"  # a name in BACKBONE_REGISTRY: resnet18/resnet50/resnet50w2
+_C.MODEL.BACKBONE.WIDTH = 1.0  # multiplies every channel count (resnet50w2 sets 2.0 itself)
+_C.MODEL.BACKBONE.CIFAR_STEM = False  # 3x3 stride-1 stem, no max-pool: for small images
+_C.MODEL.EMBED_DIM = 128  # D: the linear head's output, L2-normalized
+_C.MODEL.CHANNELS_LAST = False  # NHWC memory format (faster convolutions on tensor cores)
+
+# ---------------------------------------------------------------------------------------------
+_C.INSTDISC = CN()
+_C.INSTDISC.LOSS = "softmax_nce"  # "softmax_nce" (the paper's) or "nce" (InstDisc's original)
+_C.INSTDISC.NUM_NEGATIVES = 4096  # K, drawn uniformly from the bank
+# False: every sample draws its own K negatives (InstDisc's way); True: one draw of K per
+# step shared by the batch, which turns a B x K x D gather into a (K x D) matmul.
+_C.INSTDISC.SHARED_NEGATIVES = False
+_C.INSTDISC.TEMPERATURE = 0.07  # tau
+_C.INSTDISC.BANK_MOMENTUM = 0.5  # m_i <- normalize(m * m_i + (1 - m) * f_i)
+
+# ---------------------------------------------------------------------------------------------
+_C.SOLVER = CN()
+_C.SOLVER.IMS_PER_BATCH = 256  # total over all processes
+_C.SOLVER.BASE_LR = 0.03  # for REFERENCE_BATCH; scaled linearly with IMS_PER_BATCH
+_C.SOLVER.REFERENCE_BATCH = 256
+_C.SOLVER.MOMENTUM = 0.9
+_C.SOLVER.WEIGHT_DECAY = 1e-4
+_C.SOLVER.EPOCHS = 200
+_C.SOLVER.STEPS = (120, 160)  # epochs at which the lr is multiplied by GAMMA
+_C.SOLVER.GAMMA = 0.1
+_C.SOLVER.AMP = CN()
+_C.SOLVER.AMP.ENABLED = False  # autocast the forward pass
+_C.SOLVER.AMP.DTYPE = "bfloat16"  # "bfloat16" (no loss scaling) or "float16" (GradScaler)
+
+# ---------------------------------------------------------------------------------------------
+_C.CHECKPOINT = CN()
+_C.CHECKPOINT.KEEP_PERIOD = 20  # also keep checkpoint_<epoch>.pth every N epochs (0: never)
+
+_C.LOG = CN()
+_C.LOG.PERIOD = 20  # iterations between metrics.jsonl records
+
+# ---------------------------------------------------------------------------------------------
+_C.TEST = CN()
+_C.TEST.KNN_PERIOD = 10  # epochs between kNN monitors on DATA.VAL_ROOT (0: only at the end)
+_C.TEST.KNN_K = 200
+_C.TEST.KNN_TEMPERATURE = 0.07  # neighbour weight exp(sim / T)
+_C.TEST.IMS_PER_BATCH = 256  # feature-extraction batch, total over all processes
+# At the end of training, a fast linear probe (L-BFGS on center-crop penultimate features of
+# DATA.TRAIN_ROOT, tested on DATA.VAL_ROOT). For ImageNet use tools/linear_probe.py instead.
+_C.TEST.LINEAR_PROBE = False

@@ -1,0 +1,49 @@
+import glob
+import os
+
+import pytest
+
+from pretrain.config import get_cfg, load_config
+
+CONFIGS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", "configs", "pretrain", "*.yaml")))
+
+
+def test_defaults_are_the_paper_setting():
+    cfg = get_cfg()
+    assert cfg.INSTDISC.TEMPERATURE == 0.07
+    assert cfg.INSTDISC.NUM_NEGATIVES == 4096
+    assert cfg.INSTDISC.BANK_MOMENTUM == 0.5
+    assert cfg.MODEL.EMBED_DIM == 128
+    assert (cfg.SOLVER.BASE_LR, cfg.SOLVER.EPOCHS, tuple(cfg.SOLVER.STEPS)) == (0.03, 200, (120, 160))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+def test_every_config_loads(path):
+    cfg = load_config(path)
+    assert cfg.is_frozen()
+
+
+def test_base_inheritance_and_overrides():
+    path = next(p for p in CONFIGS if p.endswith("instdisc_R50_K65536.yaml"))
+    cfg = load_config(path, ["SOLVER.EPOCHS", "3"])
+    assert cfg.INSTDISC.NUM_NEGATIVES == 65536  # own
+    assert cfg.MODEL.BACKBONE.NAME == "resnet50"  # from instdisc_R50.yaml
+    assert cfg.SOLVER.STEPS == (120, 160)  # from Base-InstDisc.yaml
+    assert cfg.SOLVER.EPOCHS == 3  # command line
+
+
+def test_unknown_override_names_the_key():
+    with pytest.raises(KeyError, match="SOLVER.EPOCH'.*no 'EPOCH'"):
+        load_config("", ["SOLVER.EPOCH", "3"])
+
+
+def test_unknown_yaml_key_names_file_and_key(tmp_path):
+    f = tmp_path / "bad.yaml"
+    f.write_text("INSTDISC:\n  NUM_NEGATIVE: 10\n")
+    with pytest.raises(KeyError, match=r"bad.yaml.*INSTDISC.NUM_NEGATIVE"):
+        load_config(str(f))
+
+
+def test_odd_number_of_overrides():
+    with pytest.raises(ValueError, match="KEY VALUE pairs"):
+        load_config("", ["SOLVER.EPOCHS"])

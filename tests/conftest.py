@@ -1,0 +1,59 @@
+"""Shared fixtures: the real data folder, a tiny embedded set and a tiny config."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from fvcore.common.config import CfgNode
+
+from pretrain.config import load_config
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.environ.get("DILO_SHARED_DATA", os.path.join(REPO, "..", "shared", "data"))
+
+TINY = [
+    "DATA.SOURCE", "embedded",
+    "DATA.NUM_WORKERS", "0",
+    "DATA.EMBEDDED.NUM_CLASSES", "4",
+    "DATA.EMBEDDED.TRAIN_PER_CLASS", "16",
+    "DATA.EMBEDDED.VAL_PER_CLASS", "4",
+    "DATA.EMBEDDED.IMAGE_SIZE", "32",
+    "DATA.EMBEDDED.NUM_BACKGROUNDS", "5",
+    "INPUT.SIZE", "32",
+    "INPUT.TEST_RESIZE", "32",
+    "MODEL.BACKBONE.NAME", "resnet18",
+    "MODEL.BACKBONE.WIDTH", "0.125",
+    "MODEL.EMBED_DIM", "16",
+    "INSTDISC.NUM_NEGATIVES", "32",
+    "SOLVER.IMS_PER_BATCH", "16",
+    "SOLVER.EPOCHS", "2",
+    "SOLVER.STEPS", "(1,)",
+    "TEST.KNN_PERIOD", "1",
+    "TEST.KNN_K", "10",
+    "LOG.PERIOD", "1",
+    "CHECKPOINT.KEEP_PERIOD", "0",
+]  # fmt: skip
+
+
+def shared_data(*parts: str) -> str:
+    """A path under the real test data (DILO_SHARED_DATA), or skip the test if it is absent."""
+    path = os.path.join(SHARED_DATA, *parts)
+    if not os.path.exists(path):
+        pytest.skip(f"real test data {path!r} is absent (set DILO_SHARED_DATA to the shared data folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def embedded_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("embedded"))
+
+
+@pytest.fixture
+def tiny_cfg(embedded_cache: str, tmp_path) -> CfgNode:
+    """A config that trains a 1/8-width ResNet-18 on 64 images of 32 px in a second or two."""
+    return tiny_config(embedded_cache, str(tmp_path / "out"))
+
+
+def tiny_config(cache_dir: str, output_dir: str, *opts: str) -> CfgNode:
+    return load_config("", [*TINY, "DATA.EMBEDDED.CACHE_DIR", cache_dir, "OUTPUT_DIR", output_dir, *opts])

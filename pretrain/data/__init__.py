@@ -1,0 +1,21 @@
+"""Data: image folders of instances, the embedded default set, samplers and transforms."""
+
+from .build import build_eval_dataset, build_eval_loader, build_train_dataset, build_train_loader, dataset_roots
+from .embedded import EmbeddedSpec, ensure_embedded
+from .image_folder import BadImageError, InstanceFolder, find_images, load_rgb
+from .sampler import EpochSampler
+
+__all__ = [
+    "BadImageError",
+    "EmbeddedSpec",
+    "EpochSampler",
+    "InstanceFolder",
+    "build_eval_dataset",
+    "build_eval_loader",
+    "build_train_dataset",
+    "build_train_loader",
+    "dataset_roots",
+    "ensure_embedded",
+    "find_images",
+    "load_rgb",
+]

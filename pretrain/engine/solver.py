@@ -1,0 +1,28 @@
+"""SGD with the paper's step schedule and the linear learning-rate scaling rule."""
+
+from __future__ import annotations
+
+import torch
+from fvcore.common.config import CfgNode
+from torch import nn
+
+
+def base_lr(cfg: CfgNode) -> float:
+    """BASE_LR x IMS_PER_BATCH / REFERENCE_BATCH (Goyal et al.'s linear scaling rule)."""
+    return cfg.SOLVER.BASE_LR * cfg.SOLVER.IMS_PER_BATCH / cfg.SOLVER.REFERENCE_BATCH
+
+
+def lr_at_epoch(cfg: CfgNode, epoch: int) -> float:
+    """The scaled base lr times GAMMA for every milestone in SOLVER.STEPS already reached."""
+    return base_lr(cfg) * cfg.SOLVER.GAMMA ** sum(epoch >= s for s in cfg.SOLVER.STEPS)
+
+
+def build_optimizer(cfg: CfgNode, model: nn.Module) -> torch.optim.SGD:
+    return torch.optim.SGD(
+        model.parameters(), lr=base_lr(cfg), momentum=cfg.SOLVER.MOMENTUM, weight_decay=cfg.SOLVER.WEIGHT_DECAY
+    )
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr

@@ -1,0 +1,249 @@
+"""The pretraining loop: instance discrimination with a memory bank, on one or many GPUs.
+
+Read :meth:`Trainer.run_step` for the algorithm; everything else is bookkeeping that makes a
+long run safe: atomic checkpoints every epoch, exact resumption (mid-epoch included), a
+clean save on SIGTERM, progress bars, JSON-lines metrics and the kNN monitor.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from typing import Any
+
+import torch
+from fvcore.common.config import CfgNode
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from pretrain.data import build_eval_dataset, build_train_dataset, build_train_loader, dataset_roots
+from pretrain.instdisc import InstanceDiscrimination, MemoryBank
+from pretrain.models import build_model
+from pretrain.utils import comm
+
+from .checkpoint import LAST, last_checkpoint, load_checkpoint, rng_state, save_atomic, set_rng_state
+from .evaluation import knn_monitor, linear_probe_eval
+from .events import MetricsWriter
+from .solver import build_optimizer, lr_at_epoch, set_lr
+
+logger = logging.getLogger("pretrain")
+
+AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class Trainer:
+    """Builds model, bank, loss, optimizer and data from ``cfg``; :meth:`train` runs them."""
+
+    def __init__(self, cfg: CfgNode, device: torch.device):
+        self.cfg, self.device = cfg, device
+        torch.manual_seed(cfg.SEED)  # identical initial weights on every rank
+        train_root, val_root = dataset_roots(cfg)
+        self.train_set = build_train_dataset(cfg, train_root)
+        self.val_set = build_eval_dataset(cfg, val_root) if val_root else None
+        self.loader, self.sampler = build_train_loader(cfg, self.train_set)
+
+        self.memory_format = torch.channels_last if cfg.MODEL.CHANNELS_LAST else torch.contiguous_format
+        self.model = build_model(cfg).to(device, memory_format=self.memory_format)
+        self.ddp_model = (
+            DistributedDataParallel(self.model, device_ids=[device] if device.type == "cuda" else None)
+            if comm.is_distributed()
+            else self.model
+        )
+        bank = MemoryBank(len(self.train_set), cfg.MODEL.EMBED_DIM, cfg.INSTDISC.BANK_MOMENTUM, cfg.SEED, device)
+        self.criterion = InstanceDiscrimination(
+            bank,
+            cfg.INSTDISC.NUM_NEGATIVES,
+            cfg.INSTDISC.TEMPERATURE,
+            cfg.INSTDISC.LOSS,
+            cfg.INSTDISC.SHARED_NEGATIVES,
+            cfg.SEED,
+        ).to(device)
+        self.optimizer = build_optimizer(cfg, self.model)
+        if cfg.SOLVER.AMP.DTYPE not in AMP_DTYPES:
+            raise ValueError(f"SOLVER.AMP.DTYPE must be one of {sorted(AMP_DTYPES)}, got {cfg.SOLVER.AMP.DTYPE!r}")
+        self.amp_dtype = AMP_DTYPES[cfg.SOLVER.AMP.DTYPE]
+        fp16 = cfg.SOLVER.AMP.ENABLED and self.amp_dtype == torch.float16
+        self.scaler = torch.amp.GradScaler(device.type, enabled=fp16)
+
+        self.epoch, self.iter = 0, 0  # where the next step starts
+        self._stop_requested = False
+        self.metrics = MetricsWriter(cfg.OUTPUT_DIR) if comm.is_main_process() else None
+
+    # ------------------------------------------------------------------ the algorithm
+    def run_step(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
+        """One SGD step of instance discrimination; returns the (detached) loss."""
+        images = batch["image"].to(self.device, non_blocking=True, memory_format=self.memory_format)
+        indices = batch["index"].to(self.device, non_blocking=True)
+        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.cfg.SOLVER.AMP.ENABLED):
+            embeddings = self.ddp_model(images)
+        # Scores against the bank as it was, then writes this step's (all-rank) features into it.
+        loss = self.criterion(embeddings, indices, step)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return loss.detach()
+
+    # ------------------------------------------------------------------ the loop
+    def train(self) -> dict[str, Any]:
+        """Train from (epoch, iter) to SOLVER.EPOCHS; returns the final metrics.
+
+        Returns early, with ``{"interrupted": True}``, after saving if SIGTERM arrived.
+        """
+        cfg = self.cfg
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        try:
+            for epoch in range(self.epoch, cfg.SOLVER.EPOCHS):
+                self.epoch = epoch
+                if not self.train_one_epoch():
+                    self.save()
+                    logger.info(
+                        "stopped by SIGTERM at epoch %d iteration %d; saved, resume with --resume", epoch, self.iter
+                    )
+                    return {"interrupted": True, "epoch": epoch, "iter": self.iter}
+                self.epoch, self.iter = epoch + 1, 0
+                last = self.epoch == cfg.SOLVER.EPOCHS
+                if self.val_set is not None and (
+                    last or (cfg.TEST.KNN_PERIOD and self.epoch % cfg.TEST.KNN_PERIOD == 0)
+                ):
+                    self._log(**self.knn())
+                self.save()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        return self.final_metrics()
+
+    def train_one_epoch(self) -> bool:
+        """Runs the rest of epoch ``self.epoch``; False if it stopped on a stop request."""
+        cfg, epoch = self.cfg, self.epoch
+        lr = lr_at_epoch(cfg, epoch)
+        set_lr(self.optimizer, lr)
+        self.train_set.set_epoch(epoch)
+        self.sampler.set_epoch(epoch, self.iter)
+        self.ddp_model.train()
+        iters = self.sampler.iters_per_epoch
+        check_every = 1 if comm.get_world_size() == 1 else 10  # a stop flag costs a collective
+        loss_sum, num_bad = torch.zeros((), device=self.device), 0
+        window_start, window_iters, tic = self.iter, 0, time.perf_counter()
+        bar = tqdm(
+            total=iters, initial=self.iter, desc=f"epoch {epoch}", disable=not comm.is_main_process(), leave=False
+        )
+        for batch in self.loader:
+            loss_sum += self.run_step(batch, epoch * iters + self.iter)
+            num_bad += int(batch["num_bad"].sum())
+            self.iter += 1
+            window_iters += 1
+            bar.update()
+            if self.iter % cfg.LOG.PERIOD == 0 or self.iter == iters:
+                elapsed = time.perf_counter() - tic
+                loss = (comm.all_reduce_sum(loss_sum) / comm.get_world_size()).item() / window_iters
+                ims = window_iters * cfg.SOLVER.IMS_PER_BATCH / elapsed
+                bar.set_postfix(loss=f"{loss:.3f}", ims=f"{ims:.0f}/s")
+                self._log(epoch=epoch, iter=self.iter, loss=loss, lr=lr, ims_per_s=ims)
+                loss_sum.zero_()
+                window_iters, tic = 0, time.perf_counter()
+            if self.iter % check_every == 0 and comm.any_rank(self._stop_requested, self.device):
+                bar.close()
+                return False
+        bar.close()
+        num_bad = int(comm.all_reduce_sum(torch.tensor(num_bad, device=self.device)).item())
+        if num_bad:
+            logger.warning("epoch %d: %d unreadable images were skipped (DATA.SKIP_BAD_IMAGES)", epoch, num_bad)
+        self._log(epoch=epoch, iter=self.iter, bad_images=num_bad, epoch_iters=self.iter - window_start)
+        return True
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        logger.warning("SIGTERM received: saving a checkpoint after the current step")
+        self._stop_requested = True
+
+    def _log(self, **scalars: Any) -> None:
+        if self.metrics is not None:
+            step = self.epoch * self.sampler.iters_per_epoch + self.iter
+            self.metrics.write(step, **scalars)
+        if "knn_top1" in scalars or "linear_top1" in scalars:
+            logger.info("epoch %d: %s", self.epoch, {k: round(v, 2) for k, v in scalars.items()})
+
+    # ------------------------------------------------------------------ evaluation
+    def knn(self) -> dict[str, float]:
+        assert self.val_set is not None
+        return knn_monitor(
+            self.cfg, self.model, self.criterion.bank.features, self.train_set.labels, self.val_set, self.device
+        )
+
+    def final_metrics(self) -> dict[str, Any]:
+        """kNN (against the bank) and, if TEST.LINEAR_PROBE, the fast linear probe on val."""
+        result: dict[str, Any] = {"epochs": self.epoch}
+        if self.val_set is None:
+            return result
+        result.update(self.knn())
+        if self.cfg.TEST.LINEAR_PROBE:
+            result.update(linear_probe_eval(self.cfg, self.model, self.train_set, self.val_set, self.device))
+        self._log(**{k: v for k, v in result.items() if k != "epochs"})
+        return result
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "bank": self.criterion.bank.state_dict(),
+            "criterion": self.criterion.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": self.epoch,
+            "iter": self.iter,
+            "rng": comm.all_gather_object(rng_state()),  # one state per rank
+            "world_size": comm.get_world_size(),
+            "num_images": len(self.train_set),
+            "config": self.cfg.dump(),
+        }
+
+    def save(self) -> None:
+        """checkpoint_last.pth every time (atomically), plus a kept copy every KEEP_PERIOD epochs."""
+        state = self.state_dict()  # a collective: every rank takes part
+        if comm.is_main_process():
+            out = self.cfg.OUTPUT_DIR
+            save_atomic(state, os.path.join(out, LAST))
+            keep = self.cfg.CHECKPOINT.KEEP_PERIOD
+            if self.iter == 0 and (self.epoch == self.cfg.SOLVER.EPOCHS or (keep and self.epoch % keep == 0)):
+                name = "model_final.pth" if self.epoch == self.cfg.SOLVER.EPOCHS else f"checkpoint_{self.epoch:04d}.pth"
+                save_atomic(state, os.path.join(out, name))
+        comm.barrier()
+
+    def load(self, path: str) -> None:
+        """Restore everything :meth:`state_dict` saved; the architecture and data must match."""
+        ckpt = load_checkpoint(path)
+        if ckpt.get("num_images", len(self.train_set)) != len(self.train_set):
+            raise ValueError(
+                f"checkpoint {path!r} was trained on {ckpt['num_images']} images, but the training set "
+                f"now has {len(self.train_set)}: the memory bank rows would not match"
+            )
+        try:
+            self.model.load_state_dict(ckpt["model"])
+        except RuntimeError as e:
+            raise ValueError(f"checkpoint {path!r} does not fit MODEL.* of this config: {e}") from e
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.criterion.bank.load_state_dict(ckpt["bank"])
+        self.criterion.load_state_dict(ckpt["criterion"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        self.epoch, self.iter = ckpt["epoch"], ckpt["iter"]
+        if ckpt["world_size"] == comm.get_world_size():
+            set_rng_state(ckpt["rng"][comm.get_rank()])
+        else:
+            logger.warning(
+                "resuming on %d processes from %d: global RNG states are not restored",
+                comm.get_world_size(),
+                ckpt["world_size"],
+            )
+        logger.info("resumed from %s at epoch %d iteration %d", path, self.epoch, self.iter)
+
+    def resume_or_start(self, resume: bool) -> None:
+        path = last_checkpoint(self.cfg.OUTPUT_DIR) if resume else None
+        if path:
+            self.load(path)
+        elif resume:
+            logger.info("--resume: no checkpoint in %s, starting from scratch", self.cfg.OUTPUT_DIR)
+
+    def close(self) -> None:
+        if self.metrics is not None:
+            self.metrics.close()

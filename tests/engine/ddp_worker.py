@@ -1,0 +1,47 @@
+"""Launched by test_distributed.py, under torchrun or alone: train a tiny config, dump state.
+
+Registers a BatchNorm-free backbone (per-rank BN statistics would make a 2-process run differ
+from a single process by design) through BACKBONE_REGISTRY, the way users plug in their own.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+from torch import nn
+
+from pretrain.engine import Trainer
+from pretrain.models import BACKBONE_REGISTRY
+from pretrain.utils import comm
+from tests.conftest import tiny_config
+
+
+class TinyNoBN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(3, 8, 5, stride=4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.out_channels = 8
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@BACKBONE_REGISTRY.register()
+def tiny_no_bn(cfg) -> nn.Module:
+    return TinyNoBN()
+
+
+def main(cache_dir: str, output_dir: str, *opts: str) -> None:
+    torch.set_num_threads(1)
+    device = comm.init_distributed()
+    cfg = tiny_config(cache_dir, output_dir, "MODEL.BACKBONE.NAME", "tiny_no_bn", *opts)
+    trainer = Trainer(cfg, device)
+    trainer.train()
+    state = {"model": trainer.model.state_dict(), "bank": trainer.criterion.bank.features}
+    torch.save(state, f"{output_dir}/rank{comm.get_rank()}_of{comm.get_world_size()}.pt")
+    trainer.close()
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,41 @@
+"""DDP on the CPU: gloo, 2 processes, launched by torchrun as users launch it."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is unavailable")
+
+
+def _run(nproc: int, cache: str, out: str, *opts: str) -> None:
+    cmd = [sys.executable, "-m", "tests.engine.ddp_worker", cache, out, *opts]
+    if nproc > 1:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *cmd[1:]]
+    env = {**os.environ, "PYTHONPATH": REPO, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+def test_two_processes_match_one_and_keep_banks_identical(embedded_cache, tmp_path):
+    shared = ("INSTDISC.SHARED_NEGATIVES", "True")  # the same negatives on every rank and in one process
+    _run(2, embedded_cache, str(tmp_path / "ddp"), *shared)
+    _run(1, embedded_cache, str(tmp_path / "single"), *shared)
+    r0, r1 = (torch.load(tmp_path / "ddp" / f"rank{r}_of2.pt") for r in (0, 1))
+    single = torch.load(tmp_path / "single" / "rank0_of1.pt")
+    assert torch.equal(r0["bank"], r1["bank"])
+    for k in r0["model"]:
+        assert torch.equal(r0["model"][k], r1["model"][k]), k
+        assert torch.allclose(r0["model"][k], single["model"][k], atol=1e-5), k
+    assert torch.allclose(r0["bank"], single["bank"], atol=1e-5)
+    assert (tmp_path / "ddp" / "checkpoint_last.pth").exists()
+
+
+def test_per_sample_negatives_keep_banks_identical(embedded_cache, tmp_path):
+    _run(2, embedded_cache, str(tmp_path))
+    r0, r1 = (torch.load(tmp_path / f"rank{r}_of2.pt") for r in (0, 1))
+    assert torch.equal(r0["bank"], r1["bank"])

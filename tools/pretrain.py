@@ -1,0 +1,58 @@
+#!/usr/bin/env python
+"""Pretrain by instance discrimination (with copy-paste where configured).
+
+With no arguments: the embedded default on the CPU, a few minutes, ending with a summary.
+
+    python tools/pretrain.py
+    python tools/pretrain.py --config-file configs/pretrain/instdisc_R50.yaml DATA.TRAIN_ROOT /data/imagenet/train
+    torchrun --nproc_per_node 8 tools/pretrain.py --config-file configs/pretrain/instdisc_R50.yaml
+    python tools/pretrain.py --config-file ... --resume      # continue from OUTPUT_DIR/checkpoint_last.pth
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+# This script is named like the package it drives: keep its own folder off the import path,
+# or ``import pretrain`` would find this file instead of the package.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
+
+from pretrain.config import load_config  # noqa: E402
+from pretrain.engine import Trainer  # noqa: E402
+from pretrain.utils import comm  # noqa: E402
+from pretrain.utils.logger import setup_logger  # noqa: E402
+
+DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "pretrain", "demo.yaml")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config-file", default=DEFAULT_CONFIG, metavar="FILE", help="YAML config (default: the demo)")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUTPUT_DIR")
+    p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides, e.g. SOLVER.EPOCHS 10")
+    return p.parse_args(argv)
+
+
+def main(args: argparse.Namespace) -> dict:
+    cfg = load_config(args.config_file, args.opts)
+    device = comm.init_distributed()
+    logger = setup_logger(cfg.OUTPUT_DIR, comm.get_rank())
+    logger.info("config %s on %s x %d", args.config_file, device, comm.get_world_size())
+    if comm.is_main_process():
+        os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+        with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
+            f.write(cfg.dump())
+    trainer = Trainer(cfg, device)
+    trainer.resume_or_start(args.resume)
+    result = trainer.train()
+    trainer.close()
+    if comm.is_main_process():
+        print(json.dumps({"output_dir": cfg.OUTPUT_DIR, **result}, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main(parse_args()) is not None else 1)

@@ -16,13 +16,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from pretrain.utils.image_io import IMAGE_EXTENSIONS, BadImageError, list_images, load_rgb
 from pretrain.utils.seed import derive_seed
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
-
-
-class BadImageError(OSError):
-    """An image file that cannot be decoded; the message names the file."""
 
 
 def find_images(root: str) -> tuple[list[str], list[int], list[str]]:
@@ -35,24 +30,12 @@ def find_images(root: str) -> tuple[list[str], list[int], list[str]]:
         raise FileNotFoundError(f"image folder {root!r} has no class sub-folders (root/<class>/<image>)")
     paths, labels = [], []
     for label, name in enumerate(classes):
-        for dirpath, dirnames, filenames in os.walk(os.path.join(root, name), followlinks=True):
-            dirnames.sort()
-            for f in sorted(filenames):
-                if f.lower().endswith(IMAGE_EXTENSIONS):
-                    paths.append(os.path.relpath(os.path.join(dirpath, f), root))
-                    labels.append(label)
+        found = list_images(os.path.join(root, name))
+        paths += [os.path.join(name, f) for f in found]
+        labels += [label] * len(found)
     if not paths:
         raise FileNotFoundError(f"image folder {root!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
     return paths, labels, classes
-
-
-def load_rgb(path: str) -> Image.Image:
-    """Decode an image as RGB (grayscale and palette images included), or raise BadImageError."""
-    try:
-        with Image.open(path) as img:
-            return img.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise BadImageError(f"cannot read image {path!r}: {e}") from e
 
 
 class InstanceFolder(Dataset):

@@ -30,6 +30,7 @@ _C.DATA.EMBEDDED.TRAIN_PER_CLASS = 200
 _C.DATA.EMBEDDED.VAL_PER_CLASS = 50
 _C.DATA.EMBEDDED.IMAGE_SIZE = 64  # pixels (square)
 _C.DATA.EMBEDDED.NUM_BACKGROUNDS = 30  # pool of backgrounds shared by all classes
+_C.DATA.EMBEDDED.OBJECT_SIZE = (0.2, 0.3)  # object radius range, fraction of the image side
 _C.DATA.EMBEDDED.SEED = 0  # the set is a pure function of these keys
 
 # ---------------------------------------------------------------------------------------------

@@ -19,7 +19,9 @@ SOURCES = ("folder", "embedded")
 
 def embedded_spec(cfg: CfgNode) -> EmbeddedSpec:
     e = cfg.DATA.EMBEDDED
-    return EmbeddedSpec(e.NUM_CLASSES, e.TRAIN_PER_CLASS, e.VAL_PER_CLASS, e.IMAGE_SIZE, e.NUM_BACKGROUNDS, e.SEED)
+    return EmbeddedSpec(
+        e.NUM_CLASSES, e.TRAIN_PER_CLASS, e.VAL_PER_CLASS, e.IMAGE_SIZE, e.NUM_BACKGROUNDS, tuple(e.OBJECT_SIZE), e.SEED
+    )
 
 
 def dataset_roots(cfg: CfgNode) -> tuple[str, str]:

@@ -39,11 +39,12 @@ class EmbeddedSpec:
     val_per_class: int = 50
     image_size: int = 64
     num_backgrounds: int = 30
+    object_size: tuple[float, float] = (0.2, 0.3)  # radius range, as a fraction of the side
     seed: int = 0
 
     def fingerprint(self) -> str:
-        blob = json.dumps({**asdict(self), "version": 1}, sort_keys=True).encode()
-        return hashlib.sha1(blob).hexdigest()[:12]
+        blob = json.dumps({**asdict(self), "version": 1}, sort_keys=True)
+        return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
 def _polygon(shape: str) -> list[np.ndarray]:
@@ -126,7 +127,7 @@ def render(
     """Image ``i`` of class ``label`` in ``split``: (uint8 HxWx3 image, uint8 HxW 0/255 mask)."""
     rng = np.random.default_rng([spec.seed, 0 if split == "train" else 1, label, i])
     size = spec.image_size
-    radius = rng.uniform(0.2, 0.3) * size
+    radius = rng.uniform(*spec.object_size) * size
     center = rng.uniform(radius, size - radius, 2)
     alpha = _object_alpha(SHAPES[label % len(SHAPES)], size, tuple(center), radius, rng.uniform(0, 2 * np.pi))
     # The object: its class colour, slightly re-shaded, lit by a gentle linear gradient.
@@ -166,6 +167,8 @@ def ensure_embedded(spec: EmbeddedSpec, cache_dir: str) -> str:
     """The set's folder, generated first if absent (atomically: a half-written set never shows)."""
     if spec.num_classes > len(SHAPES):
         raise ValueError(f"DATA.EMBEDDED.NUM_CLASSES must be at most {len(SHAPES)}, got {spec.num_classes}")
+    if not 0 < spec.object_size[0] <= spec.object_size[1] <= 0.5:
+        raise ValueError(f"DATA.EMBEDDED.OBJECT_SIZE must be 0 < min <= max <= 0.5, got {spec.object_size}")
     root = os.path.join(os.path.expanduser(cache_dir), spec.fingerprint())
     if os.path.isfile(os.path.join(root, "spec.json")):
         return root

@@ -12,9 +12,9 @@ With no arguments: the embedded default on the CPU, a few minutes, ending with a
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
+import time
 
 # This script is named like the package it drives: keep its own folder off the import path,
 # or ``import pretrain`` would find this file instead of the package.
@@ -36,6 +36,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def summary(cfg, result: dict, seconds: float) -> str:
+    """A few human lines: what was trained, for how long, and how good it is."""
+    lines = [
+        f"dilo pretraining: {cfg.MODEL.BACKBONE.NAME} (width {cfg.MODEL.BACKBONE.WIDTH}) on {cfg.DATA.SOURCE} data, "
+        f"{result.get('epochs', '?')} epochs, {seconds / 60:.1f} min",
+        f"  checkpoints   {os.path.join(cfg.OUTPUT_DIR, 'checkpoint_last.pth')}",
+    ]
+    if result.get("interrupted"):
+        return "\n".join([*lines, "  interrupted by SIGTERM: continue with --resume"])
+    chance = 100 / result["num_classes"]
+    for key, name in (("knn_top1", f"kNN top-1 (k={cfg.TEST.KNN_K})"), ("linear_top1", "linear probe top-1")):
+        if key in result:
+            lines.append(f"  {name:<22}{result[key]:5.1f} %  (held-out images; chance {chance:.1f} %)")
+    return "\n".join(lines)
+
+
 def main(args: argparse.Namespace) -> dict:
     cfg = load_config(args.config_file, args.opts)
     device = comm.init_distributed()
@@ -45,12 +61,13 @@ def main(args: argparse.Namespace) -> dict:
         os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
         with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
             f.write(cfg.dump())
+    start = time.perf_counter()
     trainer = Trainer(cfg, device)
     trainer.resume_or_start(args.resume)
     result = trainer.train()
     trainer.close()
     if comm.is_main_process():
-        print(json.dumps({"output_dir": cfg.OUTPUT_DIR, **result}, indent=1))
+        print(summary(cfg, result, time.perf_counter() - start))
     return result
 
 

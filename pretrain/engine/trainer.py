@@ -104,11 +104,9 @@ class Trainer:
                     )
                     return {"interrupted": True, "epoch": epoch, "iter": self.iter}
                 self.epoch, self.iter = epoch + 1, 0
-                last = self.epoch == cfg.SOLVER.EPOCHS
-                if self.val_set is not None and (
-                    last or (cfg.TEST.KNN_PERIOD and self.epoch % cfg.TEST.KNN_PERIOD == 0)
-                ):
-                    self._log(**self.knn())
+                period, last = cfg.TEST.KNN_PERIOD, self.epoch == cfg.SOLVER.EPOCHS
+                if self.val_set is not None and not last and period and self.epoch % period == 0:
+                    self._log(**self.knn())  # the last epoch's is part of final_metrics()
                 self.save()
         finally:
             signal.signal(signal.SIGTERM, previous)
@@ -173,13 +171,13 @@ class Trainer:
 
     def final_metrics(self) -> dict[str, Any]:
         """kNN (against the bank) and, if TEST.LINEAR_PROBE, the fast linear probe on val."""
-        result: dict[str, Any] = {"epochs": self.epoch}
+        result: dict[str, Any] = {"epochs": self.epoch, "num_classes": len(self.train_set.classes)}
         if self.val_set is None:
             return result
         result.update(self.knn())
         if self.cfg.TEST.LINEAR_PROBE:
             result.update(linear_probe_eval(self.cfg, self.model, self.train_set, self.val_set, self.device))
-        self._log(**{k: v for k, v in result.items() if k != "epochs"})
+        self._log(**{k: v for k, v in result.items() if k.startswith(("knn_", "linear_"))})
         return result
 
     # ------------------------------------------------------------------ checkpoints

@@ -69,3 +69,13 @@ def test_nce_loss_and_shared_negatives_train(embedded_cache, tmp_path):
     cfg = tiny_config(embedded_cache, str(tmp_path), "INSTDISC.LOSS", "nce", "INSTDISC.SHARED_NEGATIVES", "True")
     trainer, result = _train(cfg)
     assert trainer.criterion.nce_z > 0 and result["epochs"] == 2
+
+
+def test_bf16_autocast_and_channels_last_run_on_the_cpu(embedded_cache, tmp_path):
+    cfg = tiny_config(
+        embedded_cache, str(tmp_path), "SOLVER.AMP.ENABLED", "True", "MODEL.CHANNELS_LAST", "True", "SOLVER.EPOCHS", "1"
+    )
+    trainer, result = _train(cfg)
+    assert result["epochs"] == 1
+    assert trainer.criterion.bank.features.dtype == torch.float32  # the bank stays full precision
+    assert torch.isfinite(next(trainer.model.parameters())).all()

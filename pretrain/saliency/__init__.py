@@ -1,0 +1,9 @@
+"""Saliency estimation (RBD, GS, MC, BASNet), batch mask writing and benchmark metrics.
+
+Importing the package registers the built-in methods in ``SALIENCY_REGISTRY``.
+"""
+
+from . import basnet, gs, mc, rbd  # noqa: F401  (registration)
+from .registry import SALIENCY_REGISTRY, SaliencyMethod, build_saliency, check_image, saliency_methods
+
+__all__ = ["SALIENCY_REGISTRY", "SaliencyMethod", "build_saliency", "check_image", "saliency_methods"]

@@ -1,0 +1,61 @@
+"""tools/saliency.py: mirrored mask tree, resume, shards, bad files."""
+
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from pretrain.saliency.batch import compute_masks
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def images(tmp_path):
+    root = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for sub, n in (("a", 3), ("b/c", 2)):
+        os.makedirs(root / sub)
+        for i in range(n):
+            img = rng.normal(100, 20, (120 + 4 * i, 160, 3)).clip(0, 255).astype(np.uint8)
+            img[40:80, 60:100] = (20, 20, 250)  # BGR: a red square
+            cv2.imwrite(str(root / sub / f"{i}.jpg"), img)
+    return root
+
+
+def _masks(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+def test_tool_writes_a_mirrored_tree_then_resumes(images, tmp_path):
+    out = tmp_path / "masks"
+    cmd = [sys.executable, os.path.join(REPO, "tools", "saliency.py"), "--input", str(images), "--output", str(out)]
+    first = subprocess.run([*cmd, "--workers", "2"], capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "5 masks written, 0 already present, 0 unreadable" in first.stdout
+    assert _masks(out) == ["a/0.png", "a/1.png", "a/2.png", "b/c/0.png", "b/c/1.png"]
+    mask = cv2.imread(str(out / "a" / "2.png"), cv2.IMREAD_UNCHANGED)
+    assert mask.shape == (128, 160) and mask.dtype == np.uint8
+    assert mask[50:70, 70:90].mean() > 200 > 50 > mask[:20].mean()  # the red square is salient
+    os.remove(out / "b" / "c" / "1.png")  # as if the job had been killed before it
+    again = subprocess.run([*cmd, "--workers", "1"], capture_output=True, text=True, timeout=300)
+    assert "1 masks written, 4 already present" in again.stdout
+
+
+def test_bad_images_are_skipped_and_counted(images, tmp_path):
+    (images / "a" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    summary = compute_masks(str(images), str(tmp_path / "m"), "gs", progress=False)
+    assert summary.written == 5 and len(summary.bad) == 1 and summary.bad[0].endswith("broken.jpg")
+    assert "broken.jpg" in str(summary) and "1 unreadable" in str(summary)
+
+
+def test_shards_partition_the_work(images, tmp_path):
+    written = [
+        compute_masks(str(images), str(tmp_path / "m"), "mc", num_shards=2, shard_id=s, progress=False) for s in (0, 1)
+    ]
+    assert [s.written for s in written] == [3, 2]
+    assert len(_masks(tmp_path / "m")) == 5
+    with pytest.raises(ValueError, match="shard-id"):
+        compute_masks(str(images), str(tmp_path / "m"), num_shards=2, shard_id=2)

@@ -1,0 +1,46 @@
+#!/usr/bin/env python
+"""Estimate the foreground of every image in a folder: one 8-bit saliency PNG per image.
+
+The mask tree mirrors the image tree (same relative path, .png, same size). Masks already
+written are skipped, so rerunning a killed job resumes it; shards split the work between
+machines.
+
+    python tools/saliency.py --input datasets/imagenet/train --output datasets/imagenet/masks_rbd --workers 16
+    python tools/saliency.py --input IMAGES --output MASKS --method basnet --weights basnet.pth
+    python tools/saliency.py ... --num-shards 8 --shard-id 3        # machine 3 of 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+# tools/pretrain.py is named like the package: keep this folder off the import path.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
+
+from pretrain.saliency import saliency_methods  # noqa: E402
+from pretrain.saliency.batch import compute_masks  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--input", required=True, help="image folder (searched recursively)")
+    p.add_argument("--output", required=True, help="mask folder (created; mirrors the input tree)")
+    p.add_argument("--method", default="rbd", choices=saliency_methods(), help="saliency method (default: rbd)")
+    p.add_argument("--weights", help="weights file, for learned methods (BASNet: the authors' basnet.pth)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
+    p.add_argument("--num-shards", type=int, default=1, help="split the images into this many shards")
+    p.add_argument("--shard-id", type=int, default=0, help="the shard this process computes")
+    return p.parse_args(argv)
+
+
+def main(args: argparse.Namespace) -> int:
+    kwargs = {"weights": args.weights} if args.weights else {}
+    summary = compute_masks(args.input, args.output, args.method, kwargs, args.workers, args.num_shards, args.shard_id)
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse_args()))

@@ -4,33 +4,20 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from typing import Any
 
 import numpy as np
 import torch
 
+from pretrain.utils.atomic import atomic_open
+
 LAST = "checkpoint_last.pth"
 
 
 def save_atomic(obj: Any, path: str) -> None:
-    """torch.save to a temporary file in the same folder, fsync, then rename over ``path``.
-
-    A run killed while saving leaves the previous checkpoint intact, never a truncated one.
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pth", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """torch.save that never leaves a truncated checkpoint (see :func:`atomic_open`)."""
+    with atomic_open(path) as f:
+        torch.save(obj, f)
 
 
 def load_checkpoint(path: str) -> dict[str, Any]:

@@ -11,7 +11,6 @@ batched in the main process, on the GPU when there is one.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from pretrain.utils.atomic import atomic_open
 from pretrain.utils.image_io import BadImageError, list_images, load_rgb
 
 from .registry import SaliencyMethod, build_saliency
@@ -52,19 +52,11 @@ def mask_path(output_dir: str, relpath: str) -> str:
 
 def write_mask(saliency: np.ndarray, path: str) -> None:
     """Save a [0, 1] map as an 8-bit PNG, atomically."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     ok, data = cv2.imencode(".png", np.round(np.clip(saliency, 0, 1) * 255).astype(np.uint8))
     if not ok:
         raise OSError(f"could not encode a PNG for {path!r}")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=os.path.dirname(path) or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path) as f:
+        f.write(data.tobytes())
 
 
 _method: SaliencyMethod | None = None

@@ -1,0 +1,31 @@
+"""Atomic file writes: a reader, or a job killed mid-write, never sees a partial file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import BinaryIO
+
+
+@contextmanager
+def atomic_open(path: str) -> Iterator[BinaryIO]:
+    """A binary file whose contents replace ``path`` only if the block completes.
+
+    Writes go to a temporary file in the same folder, which is fsynced and renamed over
+    ``path``; on any error the temporary file is removed and ``path`` is left as it was.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

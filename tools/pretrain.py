@@ -72,4 +72,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main(parse_args()) is not None else 1)
+    main(parse_args())

@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-SHAPES = ("circle", "square", "triangle", "star", "cross", "ring", "diamond", "hexagon", "crescent", "arrow")
 _SUPERSAMPLE = 4  # shapes are rasterized at 4x and area-averaged: anti-aliased edges
 
 
@@ -47,48 +46,59 @@ class EmbeddedSpec:
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
+def _regular(n: int, start: float = 0.0, radius: float | np.ndarray = 1.0, x_scale: float = 1.0) -> np.ndarray:
+    """``n`` points evenly spaced in angle from ``start``; an alternating ``radius`` makes a star."""
+    a = np.linspace(0, 2 * np.pi, n, endpoint=False) + start
+    return np.stack([x_scale * radius * np.cos(a), radius * np.sin(a)], 1)
+
+
+def _circle(radius: float = 1.0, center: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    return _regular(64, radius=radius) + np.asarray(center)
+
+
+_A = 0.33  # half-width of the cross's arms
+_OUTLINES = {
+    "circle": lambda: [_circle()],
+    "square": lambda: [_regular(4, np.pi / 4)],
+    "triangle": lambda: [_regular(3, -np.pi / 2)],
+    "star": lambda: [_regular(10, -np.pi / 2, np.where(np.arange(10) % 2 == 0, 1.0, 0.42))],
+    "cross": lambda: [
+        np.array(
+            [
+                (_A, 1),
+                (_A, _A),
+                (1, _A),
+                (1, -_A),
+                (_A, -_A),
+                (_A, -1),
+                (-_A, -1),
+                (-_A, -_A),
+                (-1, -_A),
+                (-1, _A),
+                (-_A, _A),
+                (-_A, 1),
+            ],
+            dtype=np.float64,
+        )
+    ],
+    "ring": lambda: [_circle(), _circle(0.55)],
+    "diamond": lambda: [_regular(4, x_scale=0.6)],
+    "hexagon": lambda: [_regular(6)],
+    "crescent": lambda: [_circle(), _circle(0.85, (0.45, -0.1))],
+    "arrow": lambda: [
+        np.array([(0, -1), (0.8, -0.1), (0.3, -0.1), (0.3, 1), (-0.3, 1), (-0.3, -0.1), (-0.8, -0.1)], dtype=np.float64)
+    ],
+}
+
+
+SHAPES = tuple(_OUTLINES)  # class k is SHAPES[k]
+
+
 def _polygon(shape: str) -> list[np.ndarray]:
-    """Outline(s) of ``shape`` on the unit disk, as (n, 2) arrays; a ring/crescent is two."""
-    t = lambda n, off=0.0: np.linspace(0, 2 * np.pi, n, endpoint=False) + off  # noqa: E731
-    circ = lambda n, r=1.0, c=(0.0, 0.0): np.stack([c[0] + r * np.cos(t(n)), c[1] + r * np.sin(t(n))], 1)  # noqa: E731
-    if shape == "circle":
-        return [circ(64)]
-    if shape == "square":
-        return [np.stack([np.cos(t(4, np.pi / 4)), np.sin(t(4, np.pi / 4))], 1)]
-    if shape == "triangle":
-        return [np.stack([np.cos(t(3, -np.pi / 2)), np.sin(t(3, -np.pi / 2))], 1)]
-    if shape == "diamond":
-        return [np.stack([0.6 * np.cos(t(4)), np.sin(t(4))], 1)]
-    if shape == "hexagon":
-        return [np.stack([np.cos(t(6)), np.sin(t(6))], 1)]
-    if shape == "star":
-        r = np.where(np.arange(10) % 2 == 0, 1.0, 0.42)
-        return [np.stack([r * np.cos(t(10, -np.pi / 2)), r * np.sin(t(10, -np.pi / 2))], 1)]
-    if shape == "cross":
-        a, b = 0.33, 1.0
-        pts = [
-            (a, b),
-            (a, a),
-            (b, a),
-            (b, -a),
-            (a, -a),
-            (a, -b),
-            (-a, -b),
-            (-a, -a),
-            (-b, -a),
-            (-b, a),
-            (-a, a),
-            (-a, b),
-        ]
-        return [np.array(pts, dtype=np.float64)]
-    if shape == "arrow":
-        pts = [(0, -1), (0.8, -0.1), (0.3, -0.1), (0.3, 1), (-0.3, 1), (-0.3, -0.1), (-0.8, -0.1)]
-        return [np.array(pts, dtype=np.float64)]
-    if shape == "ring":
-        return [circ(64), circ(64, 0.55)]
-    if shape == "crescent":
-        return [circ(64), circ(64, 0.85, (0.45, -0.1))]
-    raise ValueError(f"unknown shape {shape!r}")
+    """Outline(s) of ``shape`` on the unit disk, as (n, 2) arrays; a ring/crescent adds a hole."""
+    if shape not in _OUTLINES:
+        raise ValueError(f"unknown shape {shape!r}")
+    return _OUTLINES[shape]()
 
 
 def _object_alpha(shape: str, size: int, center: tuple[float, float], radius: float, angle: float) -> np.ndarray:

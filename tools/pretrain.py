@@ -25,7 +25,9 @@ from pretrain.engine import Trainer  # noqa: E402
 from pretrain.utils import comm  # noqa: E402
 from pretrain.utils.logger import setup_logger  # noqa: E402
 
-DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "pretrain", "demo.yaml")
+DEFAULT_CONFIG = os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "pretrain", "demo.yaml")
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

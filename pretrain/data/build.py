@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import torch
 from fvcore.common.config import CfgNode
 from torch.utils.data import DataLoader, Dataset, Subset
 
@@ -51,7 +52,7 @@ def build_train_loader(cfg: CfgNode, dataset: InstanceFolder) -> tuple[DataLoade
         batch_size=batch,
         sampler=sampler,
         num_workers=cfg.DATA.NUM_WORKERS,
-        pin_memory=True,
+        pin_memory=torch.cuda.is_available(),
         drop_last=True,
         persistent_workers=False,  # workers must see dataset.set_epoch() of each new epoch
     )
@@ -71,4 +72,4 @@ def build_eval_loader(cfg: CfgNode, dataset: Dataset) -> DataLoader:
     """This rank's shard (every world_size-th sample), in order, nothing dropped."""
     shard = Subset(dataset, range(comm.get_rank(), len(dataset), comm.get_world_size()))
     batch = max(1, cfg.TEST.IMS_PER_BATCH // comm.get_world_size())
-    return DataLoader(shard, batch_size=batch, num_workers=cfg.DATA.NUM_WORKERS, pin_memory=True)
+    return DataLoader(shard, batch_size=batch, num_workers=cfg.DATA.NUM_WORKERS, pin_memory=torch.cuda.is_available())

@@ -1,0 +1,103 @@
+import cv2
+import numpy as np
+import pytest
+
+from pretrain.augment import CopyPaste, background_crop, binarize, cover_crop, least_salient_window, texture_source
+
+
+def _case():
+    image = np.arange(6 * 8 * 3, dtype=np.uint8).reshape(6, 8, 3) + 10
+    mask = np.zeros((6, 8), np.uint8)
+    mask[2:4, 3:6] = 200
+    return image, mask
+
+
+def test_direct_copy_keeps_foreground_and_replaces_background():
+    image, mask = _case()
+    out, status = CopyPaste(prob=1.0)(image, mask, np.random.default_rng(0))
+    fg = mask > 0
+    assert status == "pasted"
+    assert np.array_equal(out[fg], image[fg])
+    bg = out[~fg]
+    assert (bg == bg[0, 0]).all()  # one uniform gray level
+    assert not np.array_equal(bg, image[~fg])
+
+
+def test_threshold_decides_the_foreground():
+    mask = np.array([[0, 127, 128, 255]], np.uint8)
+    assert binarize(mask, 0.5).tolist() == [[False, False, True, True]]
+    assert binarize(mask, 1.0).tolist() == [[False, False, False, True]]
+
+
+def test_gaussian_blend_is_an_alpha_composite():
+    image, mask = _case()
+    cp = CopyPaste(prob=1.0, blend="gaussian", blur_sigma=1.5)
+    out, _ = cp(image, mask, np.random.default_rng(3))
+    level = np.random.default_rng(3)
+    level.random()  # the draw that decided to paste
+    gray = level.integers(0, 256)
+    alpha = cv2.GaussianBlur((mask >= 128).astype(np.float32), (0, 0), 1.5)[..., None]
+    expected = np.round(alpha * image + (1 - alpha) * gray).astype(np.uint8)
+    assert np.array_equal(out, expected)
+
+
+def test_mix_uses_both_blends():
+    _, mask = _case()
+    image = np.zeros((6, 8, 3), np.uint8)
+    image[..., 1], image[..., 2] = 128, 255  # channels differ: any blending shows
+    cp = CopyPaste(prob=1.0, blend="mix")
+    rng = np.random.default_rng(0)
+    edges = []
+    for _ in range(200):
+        out, _ = cp(image, mask, rng)
+        edge = out[2, 2].astype(int)  # just outside the foreground: blended only by the Gaussian
+        edges.append(not (edge == edge[0]).all())
+    assert 0.3 < np.mean(edges) < 0.7
+
+
+def test_probability_is_respected():
+    image, mask = _case()
+    cp, rng = CopyPaste(prob=0.3), np.random.default_rng(1)
+    pasted = np.mean([cp(image, mask, rng)[1] == "pasted" for _ in range(4000)])
+    assert abs(pasted - 0.3) < 0.03
+
+
+def test_empty_mask_leaves_the_image_unchanged():
+    image, _ = _case()
+    out, status = CopyPaste(prob=1.0)(image, np.full((6, 8), 90, np.uint8), np.random.default_rng(0))
+    assert status == "empty" and out is image
+
+
+def test_texture_and_image_backgrounds():
+    texture = np.zeros((30, 40, 3), np.uint8)
+    texture[..., 2] = 255
+    draw = texture_source(["t.png"], lambda path: texture)
+    image, mask = _case()
+    out, _ = CopyPaste(prob=1.0, background="texture")(image, mask, np.random.default_rng(0), draw)
+    assert (out[mask == 0] == (0, 0, 255)).all()
+    assert cover_crop(texture, (50, 20), np.random.default_rng(0)).shape == (50, 20, 3)
+    with pytest.raises(ValueError, match="TEXTURE_ROOT"):
+        texture_source([], lambda p: texture)
+
+
+def test_image_background_avoids_the_salient_part():
+    other = np.zeros((40, 40, 3), np.uint8)
+    other[:, 20:] = 255  # the salient right half is white
+    saliency = np.zeros((40, 40), np.uint8)
+    saliency[:, 20:] = 255
+    crop = background_crop(other, saliency, (10, 10), np.random.default_rng(0), tries=16)
+    assert crop.shape == (10, 10, 3) and crop.mean() < 64
+
+
+def test_bad_settings_are_named():
+    for kwargs, key in (({"prob": 1.5}, "PROB"), ({"background": "noise"}, "BACKGROUND"), ({"blend": "x"}, "BLEND")):
+        with pytest.raises(ValueError, match=key):
+            CopyPaste(**kwargs)
+
+
+def test_least_salient_window_reports_its_saliency():
+    saliency = np.full((40, 40), 255, np.uint8)
+    saliency[:20, :20] = 0  # only the top-left quarter is background
+    rows, cols, mean = least_salient_window(saliency, np.random.default_rng(0), tries=200)
+    assert (rows, cols) == (slice(0, 20), slice(0, 20)) and mean == 0.0
+    assert least_salient_window(np.full((40, 40), 255, np.uint8), np.random.default_rng(0))[2] == 1.0

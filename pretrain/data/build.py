@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 
+import numpy as np
 import torch
 from fvcore.common.config import CfgNode
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from pretrain.augment.copy_paste import CopyPaste, texture_source
+from pretrain.saliency.batch import compute_masks
 from pretrain.utils import comm
+from pretrain.utils.image_io import list_images, load_rgb
 
 from .embedded import EmbeddedSpec, ensure_embedded
 from .image_folder import InstanceFolder
@@ -16,6 +22,15 @@ from .sampler import EpochSampler
 from .transforms import build_test_transform, build_train_transform
 
 SOURCES = ("folder", "embedded")
+
+logger = logging.getLogger("pretrain")
+
+# The authors' settings assume ~400 x 300 photos (600 px per superpixel, an 8 px boundary band):
+# on 64 px images that leaves 7 superpixels. Keep their superpixel count and band proportions.
+SMALL_IMAGE_SALIENCY: dict[str, dict] = {
+    "rbd": {"pixels_per_superpixel": 40, "boundary_width": 2},
+    "gs": {"pixels_per_superpixel": 40, "boundary_width": 2},
+}
 
 
 def embedded_spec(cfg: CfgNode) -> EmbeddedSpec:
@@ -60,7 +75,55 @@ def build_train_loader(cfg: CfgNode, dataset: InstanceFolder) -> tuple[DataLoade
 
 
 def build_train_dataset(cfg: CfgNode, root: str) -> InstanceFolder:
-    return InstanceFolder(root, build_train_transform(cfg), cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED)
+    """The training instances, with copy-paste when COPY_PASTE.PROB > 0."""
+    cp = cfg.COPY_PASTE
+    transform = build_train_transform(cfg)
+    if cp.PROB == 0:
+        return InstanceFolder(root, transform, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED)
+    if cp.MISSING_MASKS not in ("error", "skip"):
+        raise ValueError(f"COPY_PASTE.MISSING_MASKS must be 'error' or 'skip', got {cp.MISSING_MASKS!r}")
+    copy_paste = CopyPaste(cp.PROB, cp.BACKGROUND, cp.BLEND, cp.MASK_THRESHOLD, cp.BLUR_SIGMA)
+    texture = None
+    if cp.BACKGROUND == "texture":
+        if not cp.TEXTURE_ROOT:
+            raise ValueError("COPY_PASTE.BACKGROUND texture needs COPY_PASTE.TEXTURE_ROOT (a folder of images)")
+        textures = [os.path.join(cp.TEXTURE_ROOT, p) for p in list_images(cp.TEXTURE_ROOT)]
+        texture = texture_source(textures, _load_texture)
+    return InstanceFolder(
+        root,
+        transform,
+        cfg.DATA.SKIP_BAD_IMAGES,
+        cfg.SEED,
+        copy_paste,
+        mask_root(cfg, root),
+        cp.MISSING_MASKS == "skip",
+        texture,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _load_texture(path: str) -> np.ndarray:
+    """Texture sets are small: decode each file once per worker."""
+    return np.asarray(load_rgb(path))
+
+
+def mask_root(cfg: CfgNode, train_root: str) -> str:
+    """COPY_PASTE.MASK_ROOT, or the embedded set's masks (computed once, by rank 0, and cached)."""
+    if cfg.COPY_PASTE.MASK_ROOT:
+        return cfg.COPY_PASTE.MASK_ROOT
+    if cfg.DATA.SOURCE != "embedded":
+        raise ValueError("COPY_PASTE.PROB > 0 needs COPY_PASTE.MASK_ROOT: masks from tools/saliency.py")
+    method = cfg.DATA.EMBEDDED.MASKS
+    root = os.path.dirname(train_root)
+    if method == "true":
+        return os.path.join(root, "masks", "train")
+    out = os.path.join(root, f"masks_{method}", "train")
+    if comm.is_main_process():
+        summary = compute_masks(train_root, out, method, SMALL_IMAGE_SALIENCY.get(method, {}), os.cpu_count() or 1)
+        if summary.written:
+            logger.info("embedded set: %s masks computed for copy-paste: %s", method, summary)
+    comm.barrier()
+    return out
 
 
 def build_eval_dataset(cfg: CfgNode, root: str) -> InstanceFolder:

@@ -12,12 +12,18 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import cv2
+import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from pretrain.augment.copy_paste import BackgroundSource, CopyPaste, background_crop, least_salient_window
 from pretrain.utils.image_io import IMAGE_EXTENSIONS, BadImageError, list_images, load_rgb
 from pretrain.utils.seed import derive_seed
+
+from .masks import MaskFolder
+from .transforms import TrainAugmentation
 
 
 def find_images(root: str) -> tuple[list[str], list[int], list[str]]:
@@ -39,11 +45,13 @@ def find_images(root: str) -> tuple[list[str], list[int], list[str]]:
 
 
 class InstanceFolder(Dataset):
-    """``root/<class>/<image>`` -> ``{"image", "index", "label", "num_bad"}``.
+    """``root/<class>/<image>`` -> ``{"image", "index", "label", "num_bad", "pasted", "empty_mask", "missing_mask"}``.
 
     With ``skip_bad`` an unreadable file is replaced by the next readable one (its own index is
     returned, so the bank stays consistent) and ``num_bad`` counts the files skipped; without
-    it, a :class:`BadImageError` naming the file stops the run.
+    it, a :class:`BadImageError` naming the file stops the run. With ``copy_paste`` (training
+    only: the transform must be a :class:`TrainAugmentation`) each image's mask is read from
+    ``mask_root``; the flags say whether a sample was pasted, had an empty mask or had none.
     """
 
     def __init__(
@@ -52,6 +60,10 @@ class InstanceFolder(Dataset):
         transform: Callable[[Image.Image], Any] | None = None,
         skip_bad: bool = False,
         seed: int = 0,
+        copy_paste: CopyPaste | None = None,
+        mask_root: str = "",
+        allow_missing_masks: bool = False,
+        texture: BackgroundSource | None = None,
     ) -> None:
         self.root = os.path.expanduser(root)
         self.paths, labels, self.classes = find_images(self.root)
@@ -60,6 +72,9 @@ class InstanceFolder(Dataset):
         self.skip_bad = skip_bad
         self.seed = seed
         self.epoch = 0
+        self.copy_paste = copy_paste
+        self.masks = MaskFolder(mask_root, self.paths, allow_missing_masks) if copy_paste else None
+        self.background = self._image_background if copy_paste and copy_paste.background == "image" else texture
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -81,8 +96,42 @@ class InstanceFolder(Dataset):
                     raise
         raise BadImageError(f"no readable image in {self.root!r}")
 
+    def _image_background(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        """A window of another training image where its saliency is near zero (the "image" background).
+
+        An image whose object fills it has no such window: up to three donors are passed over
+        (only their masks are read) for one with mean saliency <= 0.1; a fourth is taken as it is.
+        """
+        assert self.masks is not None
+        for _ in range(3):
+            j = int(rng.integers(len(self)))
+            mask = self.masks.load(j)
+            if mask is not None:
+                rows, cols, mean = least_salient_window(np.asarray(mask), rng)
+                if mean <= 0.1:
+                    window = np.asarray(load_rgb(self.path(j)))[rows, cols]
+                    return cv2.resize(window, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+        j = int(rng.integers(len(self)))
+        image, mask = np.asarray(load_rgb(self.path(j))), self.masks.load(j)
+        saliency = np.zeros(image.shape[:2], np.uint8) if mask is None else np.asarray(mask)
+        return background_crop(image, saliency, shape, rng)
+
+    def _augment(self, img: Image.Image, index: int) -> tuple[Any, str]:
+        if self.copy_paste is None or self.copy_paste.prob == 0.0:
+            return self.transform(img), "off"
+        rng = np.random.default_rng(derive_seed(self.seed, self.epoch, index, 1))
+        if not self.copy_paste.draw(rng):
+            return self.transform(img), "kept"
+        assert self.masks is not None and isinstance(self.transform, TrainAugmentation)
+        mask = self.masks.load(index, img.size)
+        if mask is None:
+            return self.transform(img), "missing"
+        cp = self.copy_paste
+        return self.transform.with_mask(img, mask, lambda crop, m: cp.paste(crop, m, rng, self.background))
+
     def __getitem__(self, index: int) -> dict[str, Any]:
         img, index, num_bad = self._load(index)
+        status = "off"
         if self.transform is not None:
             # torchvision draws from the CPU default generator: seed it for this sample, then
             # put the caller's stream back (cheaper than torch.manual_seed + fork_rng).
@@ -90,7 +139,15 @@ class InstanceFolder(Dataset):
             state = gen.get_state()
             gen.manual_seed(derive_seed(self.seed, self.epoch, index))
             try:
-                img = self.transform(img)
+                img, status = self._augment(img, index)
             finally:
                 gen.set_state(state)
-        return {"image": img, "index": index, "label": int(self.labels[index]), "num_bad": num_bad}
+        return {
+            "image": img,
+            "index": index,
+            "label": int(self.labels[index]),
+            "num_bad": num_bad,
+            "pasted": int(status == "pasted"),
+            "empty_mask": int(status == "empty"),
+            "missing_mask": int(status == "missing"),
+        }

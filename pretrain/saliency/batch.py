@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from pretrain.utils.atomic import atomic_open
-from pretrain.utils.image_io import BadImageError, list_images, load_rgb
+from pretrain.utils.image_io import BadImageError, list_images, load_rgb, mask_path
 
 from .registry import SaliencyMethod, build_saliency
 
@@ -44,10 +44,6 @@ class MaskJobSummary:
         rate = self.written / self.seconds if self.seconds else 0.0
         lines.append(f"{self.seconds:.1f} s ({rate:.1f} masks/s)")
         return "\n".join(lines)
-
-
-def mask_path(output_dir: str, relpath: str) -> str:
-    return os.path.join(output_dir, os.path.splitext(relpath)[0] + ".png")
 
 
 def write_mask(saliency: np.ndarray, path: str) -> None:
@@ -120,6 +116,7 @@ def compute_masks(
             summary.written += len(outputs)
             bar.update(len(batch))
     else:
+        workers = min(workers, len(todo))
         pool = get_context("spawn").Pool(workers, _init_worker, (method, kwargs)) if workers > 1 else None
         if pool is None:
             _init_worker(method, kwargs)

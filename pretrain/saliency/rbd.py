@@ -94,15 +94,18 @@ def optimize(
 class RBD:
     """Robust background detection + saliency optimization; see the module docstring."""
 
-    def __init__(self, pixels_per_superpixel: int = 600, compactness: float = 20.0, max_side: int = 240):
+    def __init__(
+        self, pixels_per_superpixel: int = 600, compactness: float = 20.0, max_side: int = 240, boundary_width: int = 8
+    ):
         self.pixels_per_superpixel = pixels_per_superpixel
         self.compactness = compactness
         self.max_side = max_side
+        self.boundary_width = boundary_width
 
     def graph(self, image: np.ndarray) -> SuperpixelGraph:
         h, w = check_image(image).shape[:2]
         n = max(2, round(h * w / self.pixels_per_superpixel))
-        return build_graph(image, n, self.compactness, self.max_side)
+        return build_graph(image, n, self.compactness, self.max_side, self.boundary_width)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         graph = self.graph(image)

@@ -32,3 +32,8 @@ def list_images(root: str) -> list[str]:
         rel = os.path.relpath(dirpath, root)
         found += [os.path.normpath(os.path.join(rel, f)) for f in filenames if f.lower().endswith(IMAGE_EXTENSIONS)]
     return sorted(found)
+
+
+def mask_path(mask_root: str, relpath: str) -> str:
+    """Where the mask of image ``relpath`` lives: the same relative path, as a PNG."""
+    return os.path.join(mask_root, os.path.splitext(relpath)[0] + ".png")

@@ -1,0 +1,89 @@
+"""Copy-paste inside the training dataset: masks, indices, counts, errors."""
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from pretrain.data import build_train_dataset, dataset_roots
+from tests.conftest import tiny_config
+
+
+def _dataset(cache, tmp_path, *opts):
+    cfg = tiny_config(cache, str(tmp_path), "DATA.EMBEDDED.MASKS", "true", *opts)
+    return build_train_dataset(cfg, dataset_roots(cfg)[0]), cfg
+
+
+def test_probability_zero_is_the_plain_pipeline(embedded_cache, tmp_path):
+    plain, _ = _dataset(embedded_cache, tmp_path)
+    masked, _ = _dataset(embedded_cache, tmp_path, "COPY_PASTE.PROB", "1e-9")
+    for i in (0, 7, 33):
+        a, b = plain[i], masked[i]
+        assert b["pasted"] == 0 and torch.equal(a["image"], b["image"])
+
+
+def test_pasted_samples_keep_their_index_and_get_a_flat_background(embedded_cache, tmp_path):
+    ds, cfg = _dataset(
+        embedded_cache, tmp_path, "COPY_PASTE.PROB", "1.0", "INPUT.COLOR_JITTER", "(0.0, 0.0, 0.0, 0.0)",
+        "INPUT.GRAYSCALE_PROB", "0.0", "INPUT.CROP_SCALE", "(1.0, 1.0)",
+    )  # fmt: skip
+    item = ds[5]
+    assert item["index"] == 5 and item["label"] == int(ds.labels[5]) and item["pasted"] == 1
+    image = item["image"] * torch.tensor(cfg.INPUT.STD)[:, None, None] + torch.tensor(cfg.INPUT.MEAN)[:, None, None]
+    corners = image[:, [0, 0, -1, -1], [0, -1, 0, -1]]  # objects never reach the corners
+    assert torch.allclose(corners, corners[:, :1], atol=1 / 255 + 1e-6)  # one gray level
+    assert torch.allclose(corners[0], corners[1], atol=1e-6) and torch.allclose(corners[1], corners[2], atol=1e-6)
+
+
+def test_ratio_over_an_epoch(embedded_cache, tmp_path):
+    ds, _ = _dataset(embedded_cache, tmp_path, "COPY_PASTE.PROB", "0.5")
+    pasted = np.mean([ds[i]["pasted"] for i in range(len(ds))])
+    assert 0.3 < pasted < 0.7  # 64 draws of p = 0.5 (exact rate: tests/augment)
+
+
+def test_empty_and_missing_masks(embedded_cache, tmp_path):
+    _, cfg = _dataset(embedded_cache, tmp_path)
+    train_root = dataset_roots(cfg)[0]
+    masks = tmp_path / "masks"
+    for cls in os.listdir(train_root):
+        os.makedirs(masks / cls)
+        for f in sorted(os.listdir(os.path.join(train_root, cls)))[1:]:  # the first image of each class has none
+            (masks / cls / f).write_bytes(_png(np.zeros((32, 32), np.uint8)))  # empty masks
+    with pytest.raises(FileNotFoundError, match=r"4 of 64 images have no mask.*\n.*00000\.png"):
+        _dataset(embedded_cache, tmp_path, "COPY_PASTE.PROB", "1.0", "COPY_PASTE.MASK_ROOT", str(masks))
+    ds, _ = _dataset(
+        embedded_cache, tmp_path, "COPY_PASTE.PROB", "1.0", "COPY_PASTE.MASK_ROOT", str(masks),
+        "COPY_PASTE.MISSING_MASKS", "skip",
+    )  # fmt: skip
+    first, second = ds[0], ds[1]
+    assert first["missing_mask"] == 1 and first["pasted"] == 0
+    assert second["empty_mask"] == 1 and second["pasted"] == 0
+
+
+def test_a_folder_without_masks_is_refused(tmp_path):
+    cfg = tiny_config(str(tmp_path / "cache"), str(tmp_path), "DATA.SOURCE", "folder", "COPY_PASTE.PROB", "0.5")
+    os.makedirs(tmp_path / "imgs" / "a")
+    (tmp_path / "imgs" / "a" / "x.png").write_bytes(_png(np.zeros((8, 8, 3), np.uint8)))
+    with pytest.raises(ValueError, match="COPY_PASTE.MASK_ROOT"):
+        build_train_dataset(cfg, str(tmp_path / "imgs"))
+
+
+def _png(array: np.ndarray) -> bytes:
+    return cv2.imencode(".png", array)[1].tobytes()
+
+
+@pytest.mark.parametrize("background", ["texture", "image"])
+def test_texture_and_image_backgrounds_in_the_dataset(embedded_cache, tmp_path, background):
+    textures = tmp_path / "textures"
+    os.makedirs(textures)
+    for i in range(2):
+        (textures / f"{i}.png").write_bytes(_png(np.full((50, 70, 3), 40 + 100 * i, np.uint8)))
+    ds, _ = _dataset(
+        embedded_cache, tmp_path, "COPY_PASTE.PROB", "1.0", "COPY_PASTE.BACKGROUND", background,
+        "COPY_PASTE.TEXTURE_ROOT", str(textures),
+    )  # fmt: skip
+    items = [ds[i] for i in range(8)]
+    assert all(item["pasted"] == 1 for item in items)
+    assert all(item["image"].shape == (3, 32, 32) for item in items)

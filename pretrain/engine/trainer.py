@@ -31,6 +31,9 @@ from .solver import build_optimizer, lr_at_epoch, set_lr
 logger = logging.getLogger("pretrain")
 
 AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+# Per-sample flags of the dataset, summed over each epoch and logged: unreadable images
+# skipped, copy-paste composites, masks without foreground, images without a mask.
+SAMPLE_COUNTS = ("num_bad", "pasted", "empty_mask", "missing_mask")
 
 
 class Trainer:
@@ -122,14 +125,15 @@ class Trainer:
         self.ddp_model.train()
         iters = self.sampler.iters_per_epoch
         check_every = 1 if comm.get_world_size() == 1 else 10  # a stop flag costs a collective
-        loss_sum, num_bad = torch.zeros((), device=self.device), 0
+        loss_sum = torch.zeros((), device=self.device)
+        counts = torch.zeros(len(SAMPLE_COUNTS), dtype=torch.long)
         window_start, window_iters, tic = self.iter, 0, time.perf_counter()
         bar = tqdm(
             total=iters, initial=self.iter, desc=f"epoch {epoch}", disable=not comm.is_main_process(), leave=False
         )
         for batch in self.loader:
             loss_sum += self.run_step(batch, epoch * iters + self.iter)
-            num_bad += int(batch["num_bad"].sum())
+            counts += torch.stack([batch[key].sum() for key in SAMPLE_COUNTS])
             self.iter += 1
             window_iters += 1
             bar.update()
@@ -145,10 +149,12 @@ class Trainer:
                 bar.close()
                 return False
         bar.close()
-        num_bad = int(comm.all_reduce_sum(torch.tensor(num_bad, device=self.device)).item())
-        if num_bad:
-            logger.warning("epoch %d: %d unreadable images were skipped (DATA.SKIP_BAD_IMAGES)", epoch, num_bad)
-        self._log(epoch=epoch, iter=self.iter, bad_images=num_bad, epoch_iters=self.iter - window_start)
+        totals = dict(zip(SAMPLE_COUNTS, comm.all_reduce_sum(counts.to(self.device)).tolist(), strict=True))
+        if totals["num_bad"]:
+            logger.warning(
+                "epoch %d: %d unreadable images were skipped (DATA.SKIP_BAD_IMAGES)", epoch, totals["num_bad"]
+            )
+        self._log(epoch=epoch, iter=self.iter, epoch_iters=self.iter - window_start, **totals)
         return True
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:

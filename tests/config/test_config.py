@@ -5,7 +5,11 @@ import pytest
 
 from pretrain.config import get_cfg, load_config
 
-CONFIGS = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "..", "..", "configs", "pretrain", "*.yaml")))
+CONFIGS = sorted(
+    glob.glob(
+        os.path.join(os.path.dirname(__file__), "..", "..", "configs", "pretrain", "**", "*.yaml"), recursive=True
+    )
+)
 
 
 def test_defaults_are_the_paper_setting():
@@ -47,3 +51,15 @@ def test_unknown_yaml_key_names_file_and_key(tmp_path):
 def test_odd_number_of_overrides():
     with pytest.raises(ValueError, match="KEY VALUE pairs"):
         load_config("", ["SOLVER.EPOCHS"])
+
+
+def test_dilo_configs_are_the_paper_settings():
+    main = load_config(next(p for p in CONFIGS if p.endswith("/dilo_R50_rbd.yaml")))
+    cp = main.COPY_PASTE
+    assert (cp.PROB, cp.BACKGROUND, cp.BLEND, main.INSTDISC.NUM_NEGATIVES) == (0.5, "gray", "none", 4096)
+    w2 = load_config(next(p for p in CONFIGS if p.endswith("/dilo_R50w2_rbd_K65536.yaml")))
+    assert (w2.MODEL.BACKBONE.NAME, w2.INSTDISC.NUM_NEGATIVES, w2.COPY_PASTE.PROB) == ("resnet50w2", 65536, 0.5)
+    ablations = [load_config(p) for p in CONFIGS if "/ablations/" in p]
+    assert sorted(c.COPY_PASTE.PROB for c in ablations if c.COPY_PASTE.PROB != 0.5) == [0.2, 0.8, 1.0]
+    assert {c.COPY_PASTE.BACKGROUND for c in ablations} == {"gray", "texture", "image"}
+    assert {c.COPY_PASTE.BLEND for c in ablations} == {"none", "gaussian", "mix"}

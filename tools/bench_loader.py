@@ -1,0 +1,133 @@
+#!/usr/bin/env python
+"""Throughput of the training data loader (augmented 224 px images per second out of a DataLoader
+with --workers processes), without copy-paste and with it, on a real photo folder (ImageNet layout).
+
+    python tools/bench_loader.py                                    # p 0 and p 0.5 (gray) on caltech20
+    python tools/bench_loader.py --workers 2 --images 512
+    python tools/bench_loader.py --settings 0 0.5 0.5:image 0.5:texture:gaussian
+    python tools/bench_loader.py --data DIR --masks MASKS           # existing masks, mirroring DIR
+
+A setting is PROB[:BACKGROUND[:BLEND]] (COPY_PASTE.PROB, .BACKGROUND, .BLEND); p 0 is always run,
+as the baseline. Without --masks, RBD masks are computed once into output/bench_loader/masks_rbd.
+The first --warmup batches of each pass (worker start-up) are not timed; each setting runs
+--repeats passes, interleaved with the other settings, and the best pass counts. Prints one JSON
+object per setting, then a table; ``overhead`` is the throughput lost relative to p 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+# tools/pretrain.py is named like the package: keep this folder off the import path.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
+
+import torch  # noqa: E402
+from torch.utils.data import DataLoader  # noqa: E402
+
+from pretrain.config import load_config  # noqa: E402
+from pretrain.data import EpochSampler, build_train_dataset, build_train_loader  # noqa: E402
+from pretrain.saliency.batch import compute_masks  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.environ.get("DILO_SHARED_DATA", os.path.normpath(os.path.join(REPO, "..", "shared", "data")))
+CALTECH = os.path.join(SHARED, "caltech20", "101_ObjectCategories")
+TEXTURES = os.path.join(SHARED, "textures", "dtd")
+MASK_CACHE = os.path.join(REPO, "output", "bench_loader", "masks_rbd")
+
+
+def parse_setting(text: str) -> dict[str, str]:
+    """'0.5:image:gaussian' -> COPY_PASTE overrides (background gray and blend none by default)."""
+    parts = text.split(":")
+    prob, background, blend = parts + ["gray", "none"][len(parts) - 1 :]
+    if not 0.0 <= float(prob) <= 1.0:
+        raise ValueError(f"setting {text!r}: the probability must be in [0, 1]")
+    return {"PROB": str(float(prob)), "BACKGROUND": background, "BLEND": blend}
+
+
+def name(setting: dict[str, str]) -> str:
+    return "p 0" if float(setting["PROB"]) == 0 else "p {PROB} {BACKGROUND} {BLEND}".format(**setting)
+
+
+def timed_pass(loader: DataLoader, sampler: EpochSampler, epoch: int, warmup: int, batches: int) -> tuple[float, int]:
+    """(images/s over ``batches`` batches after ``warmup`` untimed ones, images pasted among them)."""
+    sampler.set_epoch(epoch)
+    loader.dataset.set_epoch(epoch)  # the same images and crops for every setting of a repeat
+    it = iter(loader)
+    for _ in range(warmup):
+        next(it)
+    pasted, tic = 0, time.perf_counter()
+    for _ in range(batches):
+        pasted += int(next(it)["pasted"].sum())
+    seconds = time.perf_counter() - tic
+    del it  # stops the workers
+    return batches * loader.batch_size / seconds, pasted
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=CALTECH, help="training images, root/<class>/<image>")
+    p.add_argument("--masks", help=f"masks mirroring --data (default: RBD, computed into {MASK_CACHE})")
+    p.add_argument("--textures", default=TEXTURES, help="texture folder, for settings with the texture background")
+    p.add_argument("--settings", nargs="+", default=["0", "0.5"], help="PROB[:BACKGROUND[:BLEND]] (see above)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="DataLoader worker processes")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--images", type=int, default=1024, help="images timed per pass (whole batches, one epoch at most)")
+    p.add_argument("--warmup", type=int, help="untimed batches per pass (default: one per worker)")
+    p.add_argument("--repeats", type=int, default=2)
+    args = p.parse_args()
+
+    if args.workers == 0:
+        torch.set_num_threads(1)  # loading in this process: one thread, as in a DataLoader worker
+    settings = [parse_setting("0")] + [s for s in map(parse_setting, args.settings) if float(s["PROB"]) > 0]
+    masks = args.masks
+    if masks is None and any(float(s["PROB"]) > 0 for s in settings):
+        masks = MASK_CACHE
+        print(f"RBD masks of {args.data} in {masks}: {compute_masks(args.data, masks, 'rbd', workers=args.workers)}")
+
+    loaders = []
+    for s in settings:
+        opts = ["SOLVER.IMS_PER_BATCH", args.batch, "DATA.NUM_WORKERS", args.workers, "COPY_PASTE.TEXTURE_ROOT"]
+        opts += [args.textures, "COPY_PASTE.MASK_ROOT", masks or ""]
+        opts += [x for key, value in s.items() for x in (f"COPY_PASTE.{key}", value)]
+        cfg = load_config("", [str(x) for x in opts])
+        loaders.append(build_train_loader(cfg, build_train_dataset(cfg, args.data)))
+    warmup = max(1, args.workers) if args.warmup is None else args.warmup
+    batches = min(args.images // args.batch, len(loaders[0][0]) - warmup)
+    if batches < 1:
+        raise SystemExit(
+            f"no batch to time: --images {args.images}, {warmup} warm-up batches, {len(loaders[0][1])} per epoch"
+        )
+
+    runs: list[list[float]] = [[] for _ in settings]
+    pasted = [0] * len(settings)
+    for r in range(args.repeats):  # interleaved: a slow spell of a shared machine hits every setting alike
+        for i, (loader, sampler) in enumerate(loaders):
+            rate, pasted[i] = timed_pass(loader, sampler, r, warmup, batches)
+            runs[i].append(rate)
+    rows = []
+    for s, rates, n in zip(settings, runs, pasted, strict=True):
+        row = {"setting": name(s), "prob": float(s["PROB"]), "background": s["BACKGROUND"], "blend": s["BLEND"]}
+        row |= {"workers": args.workers, "batch": args.batch, "images": batches * args.batch, "warmup": warmup}
+        row |= {"images_per_s": max(rates), "median_images_per_s": statistics.median(rates), "runs": rates}
+        row |= {"pasted_fraction": n / (batches * args.batch)}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    base = rows[0]["images_per_s"]
+    print(f"\n{batches * args.batch} images x {args.repeats} passes, {args.workers} workers, batch {args.batch}")
+    print(f"{'setting':<24}{'best/s':>10}{'median/s':>10}{'pasted':>8}{'overhead':>10}")
+    for r in rows:
+        overhead = 100.0 * (1.0 - r["images_per_s"] / base)
+        print(
+            f"{r['setting']:<24}{r['images_per_s']:>10.1f}{r['median_images_per_s']:>10.1f}"
+            f"{r['pasted_fraction']:>8.2f}{overhead:>9.1f}%"
+        )
+
+
+if __name__ == "__main__":
+    main()

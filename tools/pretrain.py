@@ -38,11 +38,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def copy_paste(cfg) -> str:
+    cp = cfg.COPY_PASTE
+    if cp.PROB == 0:
+        return "off (the InstDisc baseline)"
+    masks = cp.MASK_ROOT or f"{cfg.DATA.EMBEDDED.MASKS} masks"
+    return f"p {cp.PROB}, {cp.BACKGROUND} background, blending {cp.BLEND}, {masks}"
+
+
 def summary(cfg, result: dict, seconds: float) -> str:
     """A few human lines: what was trained, for how long, and how good it is."""
     lines = [
         f"dilo pretraining: {cfg.MODEL.BACKBONE.NAME} (width {cfg.MODEL.BACKBONE.WIDTH}) on {cfg.DATA.SOURCE} data, "
         f"{result.get('epochs', '?')} epochs, {seconds / 60:.1f} min",
+        f"  copy-paste    {copy_paste(cfg)}",
         f"  checkpoints   {os.path.join(cfg.OUTPUT_DIR, 'checkpoint_last.pth')}",
     ]
     if result.get("interrupted"):

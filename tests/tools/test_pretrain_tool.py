@@ -22,7 +22,7 @@ def test_the_demo_learns_far_above_chance(embedded_cache, tmp_path):
     """The README's main command, unchanged but for where it writes."""
     out = subprocess.run(
         _cmd("DATA.EMBEDDED.CACHE_DIR", embedded_cache, "OUTPUT_DIR", str(tmp_path)),
-        capture_output=True, text=True, timeout=900, cwd=tmp_path,
+        capture_output=True, text=True, timeout=1800, cwd=tmp_path,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     knn = float(out.stdout.split("kNN top-1 (k=200)")[1].split("%")[0])

@@ -76,6 +76,8 @@ def build_train_loader(cfg: CfgNode, dataset: InstanceFolder) -> tuple[DataLoade
 
 def build_train_dataset(cfg: CfgNode, root: str) -> InstanceFolder:
     """The training instances, with copy-paste when COPY_PASTE.PROB > 0."""
+    if not os.path.isdir(os.path.expanduser(root)):  # before any mask work: the images come first
+        raise FileNotFoundError(f"image folder {root!r} does not exist (DATA.TRAIN_ROOT)")
     cp = cfg.COPY_PASTE
     transform = build_train_transform(cfg)
     if cp.PROB == 0:

@@ -75,6 +75,11 @@ def background_crop(
 ) -> np.ndarray:
     """The least salient window of ``image`` (see :func:`least_salient_window`), resized to (h, w)."""
     rows, cols, _ = least_salient_window(saliency, rng, tries)
+    return crop_window(image, rows, cols, shape)
+
+
+def crop_window(image: np.ndarray, rows: slice, cols: slice, shape: tuple[int, int]) -> np.ndarray:
+    """``image[rows, cols]`` resized to (h, w): a background of the composite's size."""
     return cv2.resize(image[rows, cols], (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 

@@ -12,13 +12,18 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from pretrain.augment.copy_paste import BackgroundSource, CopyPaste, background_crop, least_salient_window
+from pretrain.augment.copy_paste import (
+    BackgroundSource,
+    CopyPaste,
+    background_crop,
+    crop_window,
+    least_salient_window,
+)
 from pretrain.utils.image_io import IMAGE_EXTENSIONS, BadImageError, list_images, load_rgb
 from pretrain.utils.seed import derive_seed
 
@@ -109,8 +114,7 @@ class InstanceFolder(Dataset):
             if mask is not None:
                 rows, cols, mean = least_salient_window(np.asarray(mask), rng)
                 if mean <= 0.1:
-                    window = np.asarray(load_rgb(self.path(j)))[rows, cols]
-                    return cv2.resize(window, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+                    return crop_window(np.asarray(load_rgb(self.path(j))), rows, cols, shape)
         j = int(rng.integers(len(self)))
         image, mask = np.asarray(load_rgb(self.path(j))), self.masks.load(j)
         saliency = np.zeros(image.shape[:2], np.uint8) if mask is None else np.asarray(mask)

@@ -37,14 +37,16 @@ class MaskFolder:
 
     def load(self, index: int, size: tuple[int, int] | None = None) -> Image.Image | None:
         """The 8-bit mask of image ``index`` (None if absent); with ``size``, it must be the image's (w, h)."""
-        if not self.present[index]:
-            return None
-        path = self.paths[index]
-        try:
-            with Image.open(path) as m:
-                mask = m.convert("L")
-        except (OSError, ValueError) as e:
-            raise BadImageError(f"cannot read mask {path!r}: {e}") from e
-        if size is not None and mask.size != size:
-            raise ValueError(f"mask {path!r} is {mask.size[0]}x{mask.size[1]}, its image {size[0]}x{size[1]}")
-        return mask
+        return load_mask(self.paths[index], size) if self.present[index] else None
+
+
+def load_mask(path: str, size: tuple[int, int] | None = None) -> Image.Image:
+    """An 8-bit mask; with ``size`` it must be its image's (w, h). Errors name the file."""
+    try:
+        with Image.open(path) as m:
+            mask = m.convert("L")
+    except (OSError, ValueError) as e:
+        raise BadImageError(f"cannot read mask {path!r}: {e}") from e
+    if size is not None and mask.size != size:
+        raise ValueError(f"mask {path!r} is {mask.size[0]}x{mask.size[1]}, its image {size[0]}x{size[1]}")
+    return mask

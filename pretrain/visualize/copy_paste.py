@@ -29,10 +29,10 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from pretrain.augment.copy_paste import BACKGROUNDS, BackgroundSource, CopyPaste, background_crop
-from pretrain.utils.image_io import BadImageError, load_rgb, mask_path
+from pretrain.data.masks import load_mask
+from pretrain.utils.image_io import load_rgb, mask_path
 from pretrain.utils.seed import derive_seed
 
 CELL = (160, 240)  # (height, width) of every cell
@@ -64,14 +64,7 @@ def load_sample(image_root: str, mask_root: str, relpath: str) -> Sample:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no mask {path!r} for image {relpath!r} (compute masks with tools/saliency.py)")
     image = load_rgb(os.path.join(image_root, relpath))
-    try:
-        with Image.open(path) as m:
-            mask = m.convert("L")
-    except (OSError, ValueError) as e:
-        raise BadImageError(f"cannot read mask {path!r}: {e}") from e
-    if mask.size != image.size:
-        raise ValueError(f"mask {path!r} is {mask.size[0]}x{mask.size[1]}, its image {image.size[0]}x{image.size[1]}")
-    return Sample(np.asarray(image), np.asarray(mask))
+    return Sample(np.asarray(image), np.asarray(load_mask(path, image.size)))
 
 
 def composite_columns(texture: bool, gaussian: bool) -> list[Column]:

@@ -79,6 +79,7 @@ def main(args: argparse.Namespace) -> dict:
     trainer.close()
     if comm.is_main_process():
         print(summary(cfg, result, time.perf_counter() - start))
+    comm.destroy_distributed()
     return result
 
 

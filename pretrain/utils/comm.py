@@ -43,6 +43,13 @@ def init_distributed() -> torch.device:
     return device
 
 
+def destroy_distributed() -> None:
+    """Leave the process group; exiting with it alive can abort in gloo's threads at shutdown."""
+    if is_distributed():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def barrier() -> None:
     if is_distributed():
         dist.barrier()

@@ -41,6 +41,7 @@ def main(cache_dir: str, output_dir: str, *opts: str) -> None:
     state = {"model": trainer.model.state_dict(), "bank": trainer.criterion.bank.features}
     torch.save(state, f"{output_dir}/rank{comm.get_rank()}_of{comm.get_world_size()}.pt")
     trainer.close()
+    comm.destroy_distributed()
 
 
 if __name__ == "__main__":

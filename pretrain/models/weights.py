@@ -1,0 +1,116 @@
+"""Frozen backbones from any weights file a user has: a dilo checkpoint, a converted or a torchvision ``.pth``.
+
+Probes, diagnosis figures and the converters all start here, so every tool accepts the same
+three kinds of file and fails the same way on a wrong one. A dilo pretraining checkpoint
+carries its config, which names the backbone; a plain state dict (``tools/convert.py``'s
+``.pth`` or torchvision's supervised ImageNet weights) is recognised as a ResNet by its keys
+and its depth, width and stem are read from the tensors.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from fvcore.common.config import CfgNode
+from torch import nn
+
+from pretrain.config import get_cfg
+
+from . import build_backbone
+from .resnet import ResNet
+
+# Prefixes a backbone key can carry: DDP's wrapper, then dilo's embedding model.
+_PREFIXES = ("module.", "backbone.")
+# What a backbone-only file must not keep: dilo's embedding head, torchvision's classifier.
+_HEADS = ("head.", "fc.")
+
+
+def read_weights(path: str) -> dict[str, Any]:
+    """``torch.load`` on the CPU, with an error naming ``path`` for a missing or corrupt file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"weights file {path!r} does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # zip, pickle and EOF errors all mean "not a torch file" to the user
+        raise ValueError(f"weights file {path!r} is corrupt or not a torch file: {e}") from e
+    if not isinstance(obj, dict):
+        raise ValueError(f"weights file {path!r} holds a {type(obj).__name__}, expected a dict")
+    return obj
+
+
+def is_pretraining_checkpoint(obj: dict[str, Any]) -> bool:
+    return isinstance(obj.get("model"), dict) and "config" in obj
+
+
+def backbone_state_dict(state: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The backbone's tensors with torchvision names: wrappers stripped, heads dropped."""
+    out = {}
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            continue
+        for prefix in _PREFIXES:
+            key = key.removeprefix(prefix)
+        if not key.startswith(_HEADS):
+            out[key] = value
+    return out
+
+
+def infer_resnet(state: dict[str, torch.Tensor], path: str = "<state dict>") -> ResNet:
+    """The ResNet whose parameters ``state`` holds: depth from its blocks, width and stem from conv1."""
+    if "conv1.weight" not in state or not any(k.startswith("layer4.") for k in state):
+        raise ValueError(
+            f"{path!r} is not a ResNet state dict (no conv1.weight / layer4.*); "
+            "other backbones load from a dilo pretraining checkpoint, which names its architecture"
+        )
+    bottleneck = any(k.endswith(".conv3.weight") for k in state)
+    blocks = [len({k.split(".")[1] for k in state if k.startswith(f"layer{i}.")}) for i in range(1, 5)]
+    block_depth = 3 if bottleneck else 2
+    depth = block_depth * sum(blocks) + 2
+    stem = state["conv1.weight"]
+    return ResNet(depth, width=stem.shape[0] / 64, cifar_stem=stem.shape[-1] == 3)
+
+
+def load_state(model: nn.Module, state: dict[str, torch.Tensor], path: str) -> None:
+    """``load_state_dict(strict=True)`` with the mismatch spelled out for the user."""
+    missing, unexpected = _key_diff(model.state_dict(), state)
+    shapes = [
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
+        for k, v in model.state_dict().items()
+        if k in state and state[k].shape != v.shape
+    ]
+    if missing or unexpected or shapes:
+        raise ValueError(
+            f"{path!r} does not fit a {type(model).__name__}: {len(missing)} missing {missing[:5]}, "
+            f"{len(unexpected)} unexpected {unexpected[:5]}, {len(shapes)} mis-shaped {shapes[:5]}"
+        )
+    model.load_state_dict(state)
+
+
+def _key_diff(expected: dict[str, Any], given: dict[str, Any]) -> tuple[list[str], list[str]]:
+    return sorted(set(expected) - set(given)), sorted(set(given) - set(expected))
+
+
+def checkpoint_config(obj: dict[str, Any], path: str = "<checkpoint>") -> CfgNode:
+    """The config a pretraining checkpoint was trained with, over today's defaults."""
+    cfg = get_cfg()
+    try:
+        cfg.merge_from_other_cfg(CfgNode.load_cfg(obj["config"]))
+    except KeyError as e:
+        raise ValueError(f"checkpoint {path!r} has a config key this version does not know: {e}") from e
+    cfg.freeze()
+    return cfg
+
+
+def load_backbone(path: str) -> nn.Module:
+    """A backbone with the weights of ``path`` (any of the three kinds), in eval mode, on the CPU."""
+    obj = read_weights(path)
+    if is_pretraining_checkpoint(obj):
+        model = build_backbone(checkpoint_config(obj, path))
+        state = backbone_state_dict(obj["model"])
+    else:
+        state = backbone_state_dict(obj.get("state_dict", obj))
+        model = infer_resnet(state, path)
+    load_state(model, state, path)
+    return model.eval()

@@ -36,12 +36,13 @@ def _flatten(node: dict, prefix: str = "") -> list[str]:
     return keys
 
 
-def load_config(config_file: str = "", opts: Sequence[str] = ()) -> CfgNode:
+def load_config(config_file: str = "", opts: Sequence[str] = (), defaults: CfgNode | None = None) -> CfgNode:
     """Defaults <- ``config_file`` (with ``_BASE_`` chains) <- ``KEY VALUE`` ``opts``, frozen.
 
-    Any key that the defaults do not define is an error naming that key.
+    Any key that the defaults do not define is an error naming that key. ``defaults`` are
+    pretraining's unless another job (the probes) passes its own.
     """
-    cfg = get_cfg()
+    cfg = get_cfg() if defaults is None else defaults.clone()
     if config_file:
         loaded = CfgNode.load_yaml_with_base(config_file, allow_unsafe=False)
         try:

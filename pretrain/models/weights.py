@@ -18,7 +18,7 @@ from torch import nn
 
 from pretrain.config import get_cfg
 
-from . import build_backbone
+from . import build_backbone, build_model
 from .resnet import ResNet
 
 # Prefixes a backbone key can carry: DDP's wrapper, then dilo's embedding model.
@@ -106,11 +106,32 @@ def checkpoint_config(obj: dict[str, Any], path: str = "<checkpoint>") -> CfgNod
 def load_backbone(path: str) -> nn.Module:
     """A backbone with the weights of ``path`` (any of the three kinds), in eval mode, on the CPU."""
     obj = read_weights(path)
-    if is_pretraining_checkpoint(obj):
-        model = build_backbone(checkpoint_config(obj, path))
-        state = backbone_state_dict(obj["model"])
-    else:
-        state = backbone_state_dict(obj.get("state_dict", obj))
-        model = infer_resnet(state, path)
+    if not is_pretraining_checkpoint(obj):
+        return _plain_backbone(obj, path)
+    model = build_backbone(checkpoint_config(obj, path))
+    load_state(model, backbone_state_dict(obj["model"]), path)
+    return model.eval()
+
+
+def _plain_backbone(obj: dict[str, Any], path: str) -> nn.Module:
+    """The ResNet of a converted or torchvision state dict (optionally under "state_dict"), in eval mode."""
+    state = backbone_state_dict(obj.get("state_dict", obj))
+    model = infer_resnet(state, path)
     load_state(model, state, path)
     return model.eval()
+
+
+def load_model(path: str) -> tuple[nn.Module, CfgNode | None]:
+    """Everything ``path`` holds, in eval mode, on the CPU, from one read of the file.
+
+    A pretraining checkpoint gives its whole :class:`EmbeddingModel` (backbone and embedding
+    head: the space instance discrimination compares images in) and its config; a converted or
+    torchvision file gives its backbone and no config.
+    """
+    obj = read_weights(path)
+    if not is_pretraining_checkpoint(obj):
+        return _plain_backbone(obj, path), None
+    cfg = checkpoint_config(obj, path)
+    model = build_model(cfg)
+    load_state(model, {k.removeprefix("module."): v for k, v in obj["model"].items()}, path)
+    return model.eval(), cfg

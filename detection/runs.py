@@ -1,0 +1,49 @@
+"""Several finetuning runs of one config -> mean and standard deviation, as in the paper's Table 5.
+
+Detection AP on VOC moves by a few tenths between seeds, so the paper reports the mean of
+three runs; the standard deviation says whether two representations differ by more than noise.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+
+METRICS = ("AP50", "AP", "AP75")
+
+
+def aggregate(runs: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """``{run: {metric: value}}`` -> ``{metric: {mean, std, n}}``; std is the sample std (0 for one run)."""
+    if not runs:
+        raise ValueError("no finished runs to aggregate")
+    out = {}
+    for metric in METRICS:
+        values = []
+        for run, result in runs.items():
+            if metric not in result:
+                raise KeyError(f"run {run!r} has no {metric} (has {sorted(result)})")
+            values.append(float(result[metric]))
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        out[metric] = {"mean": statistics.fmean(values), "std": std, "n": len(values)}
+    return out
+
+
+def format_table(runs: dict[str, dict[str, float]], summary: dict[str, dict[str, float]]) -> str:
+    """A Markdown table: one row per run, then ``mean ± std``."""
+    head = "| run | " + " | ".join(METRICS) + " |"
+    rows = [head, "|---" * (len(METRICS) + 1) + "|"]
+    rows += [f"| {run} | " + " | ".join(f"{r[m]:.1f}" for m in METRICS) + " |" for run, r in runs.items()]
+    n = summary[METRICS[0]]["n"]
+    rows.append(
+        f"| mean ± std ({n} runs) | " + " | ".join(f"{s['mean']:.1f} ± {s['std']:.1f}" for s in summary.values()) + " |"
+    )
+    return "\n".join(rows)
+
+
+def read_run(path: str) -> dict[str, float]:
+    """The final ``bbox`` metrics of one run from the ``results.json`` that ``train_net.py`` writes."""
+    with open(path) as f:
+        results = json.load(f)["results"]
+    if "bbox" not in results:
+        raise ValueError(f"{path!r} holds results for {sorted(results)}, expected one test set's 'bbox' metrics")
+    return results["bbox"]

@@ -1,6 +1,21 @@
-"""Evaluating frozen representations: feature extraction and linear probes."""
+"""Evaluating frozen representations: feature extraction, linear probes (the paper's protocol and fast), kNN."""
 
+# features and linear first: pretrain.engine imports them while this package may be half-imported
 from .features import extract_features
 from .linear import LinearProbe, fit_linear_probe, probe_accuracy
 
-__all__ = ["LinearProbe", "extract_features", "fit_linear_probe", "probe_accuracy"]
+# isort: split
+from .defaults import get_probe_cfg, load_probe_config
+from .knn_eval import run_knn
+from .protocol import run_linear_probe
+
+__all__ = [
+    "LinearProbe",
+    "extract_features",
+    "fit_linear_probe",
+    "get_probe_cfg",
+    "load_probe_config",
+    "probe_accuracy",
+    "run_knn",
+    "run_linear_probe",
+]

@@ -1,0 +1,66 @@
+"""The frozen network a probe reads: weights from any file (or random), in eval mode, with a fingerprint.
+
+The fingerprint (a digest of the weights file's bytes) keys the feature cache and is stored in
+probe checkpoints, so neither cached features nor a resumed linear layer can silently come
+from another backbone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import torch
+from fvcore.common.config import CfgNode
+from torch import nn
+
+from pretrain.config import get_cfg
+from pretrain.models import EmbeddingModel, build_backbone
+from pretrain.models.weights import load_model
+
+
+@dataclass
+class FrozenNetwork:
+    backbone: nn.Module  # images -> pooled penultimate features
+    head: nn.Module | None  # the pretraining embedding head (features -> D), where the file has one
+    fingerprint: str
+
+
+def file_digest(path: str, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def random_backbone(cfg: CfgNode) -> nn.Module:
+    """An untrained MODEL.ARCH, initialized from SEED (leaves the global generator as it was)."""
+    pcfg = get_cfg()
+    pcfg.MODEL.BACKBONE.NAME = cfg.MODEL.ARCH
+    pcfg.MODEL.BACKBONE.WIDTH = cfg.MODEL.WIDTH
+    pcfg.MODEL.BACKBONE.CIFAR_STEM = cfg.MODEL.CIFAR_STEM
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.SEED)
+        return build_backbone(pcfg)
+
+
+def load_frozen(cfg: CfgNode, device: torch.device) -> FrozenNetwork:
+    """MODEL.WEIGHTS (a file of any kind tools accept, or "random") on ``device``, eval mode, no gradients."""
+    weights = cfg.MODEL.WEIGHTS
+    if not weights:
+        raise ValueError(
+            "MODEL.WEIGHTS is empty: give a pretraining checkpoint, a converted or torchvision .pth, or 'random'"
+        )
+    if weights == "random":
+        m = cfg.MODEL
+        backbone, head = random_backbone(cfg), None
+        fingerprint = f"random:{m.ARCH}:{m.WIDTH}:{m.CIFAR_STEM}:{cfg.SEED}"
+    else:
+        model, _ = load_model(weights)
+        backbone, head = (model.backbone, model.head) if isinstance(model, EmbeddingModel) else (model, None)
+        fingerprint = f"sha1:{file_digest(weights)}"
+    for module in (backbone, head):
+        if module is not None:
+            module.to(device).eval().requires_grad_(False)
+    return FrozenNetwork(backbone, head, fingerprint)

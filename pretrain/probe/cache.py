@@ -1,0 +1,76 @@
+"""Features extracted once and kept on disk, so a rerun (or the kNN after a probe) skips the backbone.
+
+A cache entry is keyed by everything its numbers depend on: the backbone's fingerprint (the
+weights file's digest), the images and labels in order, the transform, and for augmented views
+the seed and the view number. Entries are written atomically by rank 0 as float16.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+
+import torch
+from fvcore.common.config import CfgNode
+
+from pretrain.data import build_eval_loader
+from pretrain.engine.checkpoint import save_atomic
+from pretrain.utils import comm
+
+from .backbone import FrozenNetwork
+from .datasets import LabeledImages
+from .features import crop_features, gather_outputs
+
+logger = logging.getLogger("pretrain")
+
+
+def cache_key(net: FrozenNetwork, dataset: LabeledImages, augmented: bool) -> dict[str, str]:
+    """What an entry's features depend on (a random transform also on its seed and epoch)."""
+    key = {"weights": net.fingerprint, "images": dataset.identity(), "transform": repr(dataset.transform)}
+    if augmented:
+        key["draw"] = f"seed {dataset.seed} view {dataset.epoch}"
+    return key
+
+
+def cache_path(cache_dir: str, key: dict[str, str]) -> str:
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    return os.path.join(os.path.expanduser(cache_dir), f"{digest}.pt")
+
+
+def _read(path: str, num_samples: int) -> dict[str, torch.Tensor]:
+    try:
+        entry = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"feature cache {path!r} is corrupt ({e}); delete it to extract again") from e
+    if entry["features"].shape[0] != num_samples:
+        raise ValueError(f"feature cache {path!r} has {entry['features'].shape[0]} rows, expected {num_samples}")
+    return entry
+
+
+def features(
+    net: FrozenNetwork,
+    dataset: LabeledImages,
+    cfg: CfgNode,
+    device: torch.device,
+    augmented: bool = False,
+    desc: str = "features",
+) -> dict[str, torch.Tensor]:
+    """{"features": (N, K, C) float16, "labels": (N,)} on the CPU; K is the number of crops per image.
+
+    Read from FEATURES.CACHE_DIR when an entry exists, else extracted (sharded over ranks) and
+    stored there (FEATURES.CACHE_DIR "" keeps them in memory only).
+    """
+    key = cache_key(net, dataset, augmented)
+    path = cache_path(cfg.FEATURES.CACHE_DIR, key) if cfg.FEATURES.CACHE_DIR else ""
+    if path and os.path.isfile(path):
+        logger.info("%s: cached features %s", desc, path)
+        return _read(path, len(dataset))
+    out = gather_outputs(crop_features(net.backbone), build_eval_loader(cfg, dataset), len(dataset), device, desc)
+    entry = {"features": out["features"].half().cpu(), "labels": out["labels"].cpu(), "key": key}
+    if path and comm.is_main_process():
+        save_atomic(entry, path)
+        logger.info("%s: features of %d images cached in %s", desc, len(dataset), path)
+    comm.barrier()
+    return entry

@@ -1,0 +1,106 @@
+"""Every option of the probes (linear probe and kNN on a frozen backbone), with its default, in one place.
+
+Defaults are the paper's linear protocol (InstDisc / MoCo): SGD lr 30, momentum 0.9, no weight
+decay, 100 epochs with lr x0.1 every 30, batch 256, RandomResizedCrop(224) + flip for training,
+resize 256 + center crop 224 for testing, on the backbone's pooled penultimate features.
+``configs/probe/*.yaml`` name the data sets; ``KEY VALUE`` pairs override anything.
+"""
+
+from collections.abc import Sequence
+
+from fvcore.common.config import CfgNode as CN
+
+from pretrain.config import load_config
+
+_C = CN()
+_C.OUTPUT_DIR = "output/probe"  # probe_last.pth, metrics.jsonl, log.txt, config.yaml, results JSON
+_C.SEED = 0  # seeds the linear layer, data order and augmentations (and a "random" backbone)
+
+# ---------------------------------------------------------------------------------------------
+_C.MODEL = CN()
+# A dilo pretraining checkpoint, a converted backbone .pth (tools/convert.py), a torchvision
+# state dict (the supervised baseline), or "random" (an untrained MODEL.ARCH, for reference).
+_C.MODEL.WEIGHTS = ""
+_C.MODEL.ARCH = "resnet50"  # "random" only: a BACKBONE_REGISTRY name (files name their own)
+_C.MODEL.WIDTH = 1.0  # "random" only: channel multiplier
+_C.MODEL.CIFAR_STEM = False  # "random" only: 3x3 stride-1 stem for small images
+# What the linear layer sees: "none" (the paper's protocol: raw pooled features) or "bn"
+# (a BatchNorm1d without affine parameters first, which makes lr 30 safe for any feature scale).
+_C.MODEL.FEATURE_NORM = "none"
+
+# ---------------------------------------------------------------------------------------------
+_C.DATA = CN()
+# "folder": DATA.TRAIN and DATA.VAL are root/<class>/<image> folders (ImageNet's layout);
+# "list": DATA.TRAIN and DATA.VAL are list files of "path [label]" lines under DATA.ROOT
+#         (Places205's trainvalsplit_places205/{train,val}_places205.csv);
+# "places365": torchvision's Places365 layout under DATA.ROOT; DATA.TRAIN is "train-standard" or
+#         "train-challenge", DATA.VAL is "val".
+_C.DATA.NAME = "folder"
+_C.DATA.ROOT = ""
+_C.DATA.TRAIN = ""
+_C.DATA.VAL = ""
+_C.DATA.PLACES365_SMALL = True  # the 256 px images (data_256_*, val_256) rather than *_large
+_C.DATA.NUM_WORKERS = 8  # DataLoader worker processes per rank
+
+# ---------------------------------------------------------------------------------------------
+_C.INPUT = CN()
+_C.INPUT.SIZE = 224  # training crop and test crop (pixels)
+_C.INPUT.TEST_RESIZE = 256  # shorter side before the test crop
+_C.INPUT.CROP_SCALE = (0.08, 1.0)  # RandomResizedCrop area range (torchvision's default, as in MoCo's lincls)
+_C.INPUT.HFLIP_PROB = 0.5
+_C.INPUT.MEAN = (0.485, 0.456, 0.406)  # ImageNet RGB statistics (torchvision's)
+_C.INPUT.STD = (0.229, 0.224, 0.225)
+
+# ---------------------------------------------------------------------------------------------
+_C.SOLVER = CN()
+_C.SOLVER.IMS_PER_BATCH = 256  # total over all processes
+_C.SOLVER.BASE_LR = 30.0  # as is (the protocol's lr is for batch 256; no linear scaling)
+_C.SOLVER.MOMENTUM = 0.9
+_C.SOLVER.WEIGHT_DECAY = 0.0
+_C.SOLVER.EPOCHS = 100
+_C.SOLVER.STEPS = (30, 60, 90)  # epochs at which the lr is multiplied by GAMMA
+_C.SOLVER.GAMMA = 0.1
+
+# ---------------------------------------------------------------------------------------------
+_C.TEST = CN()
+_C.TEST.IMS_PER_BATCH = 256  # feature-extraction batch, total over all processes
+_C.TEST.PERIOD = 10  # epochs between validations (0: only at the end)
+# Ten crops (corners + center, and their flips) per test image; their softmax probabilities
+# are averaged. Off: one center crop, the paper's protocol.
+_C.TEST.TEN_CROP = False
+
+# ---------------------------------------------------------------------------------------------
+# Features are extracted once and kept on disk, keyed by the weights file's content, the
+# images and labels, and the transform: a rerun skips extraction. Stored as float16
+# (ImageNet's center crops of a ResNet-50: 1.28M x 2048 x 2 bytes = 5.2 GB per view).
+_C.FEATURES = CN()
+_C.FEATURES.CACHE_DIR = "~/.cache/dilo/features"  # "" keeps features in memory only
+
+# The fast probe: train the linear layer on cached features instead of images.
+_C.FAST = CN()
+_C.FAST.ENABLED = False
+_C.FAST.VIEWS = 0  # augmented training views per image cached beside the center crop (each epoch draws one)
+_C.FAST.SOLVER = "sgd"  # "sgd": SOLVER.* on the cache; "lbfgs": fit_linear_probe (standardized, L2)
+_C.FAST.LBFGS_WEIGHT_DECAY = 1e-3  # "lbfgs" only
+
+# ---------------------------------------------------------------------------------------------
+_C.KNN = CN()
+_C.KNN.K = 200
+_C.KNN.TEMPERATURE = 0.07  # neighbour weight exp(sim / T)
+# "embedding": the L2-normalized D-dim embedding (pretraining checkpoints only, InstDisc's kNN);
+# "penultimate": the L2-normalized pooled features; "auto": the embedding where the file has
+# the head, else the penultimate features.
+_C.KNN.FEATURES = "auto"
+
+# ---------------------------------------------------------------------------------------------
+_C.LOG = CN()
+_C.LOG.PERIOD = 20  # iterations between metrics.jsonl records
+
+
+def get_probe_cfg() -> CN:
+    return _C.clone()
+
+
+def load_probe_config(config_file: str = "", opts: Sequence[str] = ()) -> CN:
+    """Probe defaults <- ``config_file`` <- ``KEY VALUE`` overrides, frozen; unknown keys are errors."""
+    return load_config(config_file, opts, defaults=_C)

@@ -1,0 +1,84 @@
+"""Weighted kNN evaluation of a frozen network: val images vote with their nearest training images.
+
+InstDisc's kNN compares images where instance discrimination does: the L2-normalized
+embedding (the pretraining head's output). Files without that head (converted or torchvision
+weights) are compared by their L2-normalized pooled penultimate features. KNN.FEATURES picks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+from fvcore.common.config import CfgNode
+
+from pretrain.instdisc import knn_accuracy
+from pretrain.utils import comm
+from pretrain.utils.atomic import atomic_open
+
+from .backbone import FrozenNetwork, load_frozen
+from .cache import features
+from .datasets import build_probe_datasets
+from .transforms import probe_test_transform
+
+RESULTS = "knn.json"
+SPACES = ("auto", "embedding", "penultimate")
+
+
+def feature_space(cfg: CfgNode, net: FrozenNetwork) -> str:
+    space = cfg.KNN.FEATURES
+    if space not in SPACES:
+        raise ValueError(f"KNN.FEATURES must be one of {SPACES}, got {space!r}")
+    if space == "auto":
+        return "embedding" if net.head is not None else "penultimate"
+    if space == "embedding" and net.head is None:
+        raise ValueError(
+            f"KNN.FEATURES embedding: {cfg.MODEL.WEIGHTS!r} has no embedding head (not a pretraining checkpoint)"
+        )
+    return space
+
+
+@torch.no_grad()
+def project(net: FrozenNetwork, feats: torch.Tensor, space: str, device: torch.device) -> torch.Tensor:
+    """Cached center-crop features (N, 1, C) -> L2-normalized rows in ``space``."""
+    x = feats[:, 0].to(device).float()
+    if space == "embedding":
+        x = net.head(x)
+    return F.normalize(x, dim=1)
+
+
+def run_knn(cfg: CfgNode, device: torch.device) -> dict:
+    """kNN top-1/top-5 of DATA.VAL against DATA.TRAIN (center crops); writes OUTPUT_DIR/knn.json."""
+    start = time.perf_counter()
+    net = load_frozen(cfg, device)
+    space = feature_space(cfg, net)
+    transform = probe_test_transform(cfg)
+    train_set, val_set = build_probe_datasets(cfg, transform, transform)
+    train = features(net, train_set, cfg, device, desc="train features")
+    val = features(net, val_set, cfg, device, desc="val features")
+    acc = knn_accuracy(
+        project(net, val["features"], space, device),
+        val["labels"].to(device),
+        project(net, train["features"], space, device),
+        train["labels"].to(device),
+        cfg.KNN.K,
+        cfg.KNN.TEMPERATURE,
+    )
+    summary = {
+        **acc,
+        "features": space,
+        "k": cfg.KNN.K,
+        "temperature": cfg.KNN.TEMPERATURE,
+        "weights": cfg.MODEL.WEIGHTS,
+        "num_classes": len(train_set.classes),
+        "train_images": len(train_set),
+        "val_images": len(val_set),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    if comm.is_main_process():
+        with atomic_open(os.path.join(cfg.OUTPUT_DIR, RESULTS)) as f:
+            f.write(json.dumps(summary, indent=2).encode())
+    return summary

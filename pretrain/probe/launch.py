@@ -1,0 +1,46 @@
+"""What the probe tools share: arguments (--config-file or --dataset, KEY VALUE overrides) and setup."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+import torch
+from fvcore.common.config import CfgNode
+
+from pretrain.utils import comm
+from pretrain.utils.logger import setup_logger
+
+from .defaults import load_probe_config
+
+CONFIGS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs", "probe"))
+DATASETS = ("imagenet", "places205", "places365", "folder")
+
+
+def parse_probe_args(doc: str, argv: list[str] | None = None, resume: bool = False) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--config-file", default="", metavar="FILE", help="YAML config (configs/probe/*.yaml)")
+    src.add_argument("--dataset", choices=DATASETS, help="shorthand for --config-file configs/probe/<dataset>.yaml")
+    if resume:
+        p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/probe_last.pth")
+    p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides, e.g. MODEL.WEIGHTS r50.pth")
+    return p.parse_args(argv)
+
+
+def config_file(args: argparse.Namespace) -> str:
+    return os.path.join(CONFIGS, f"{args.dataset}.yaml") if args.dataset else args.config_file
+
+
+def setup_probe(args: argparse.Namespace, name: str) -> tuple[CfgNode, torch.device]:
+    """Config, process group, logger and OUTPUT_DIR/config.yaml."""
+    cfg = load_probe_config(config_file(args), args.opts)
+    device = comm.init_distributed()
+    logger: logging.Logger = setup_logger(cfg.OUTPUT_DIR, comm.get_rank())
+    logger.info("%s: config %s on %s x %d", name, config_file(args) or "<defaults>", device, comm.get_world_size())
+    if comm.is_main_process():
+        os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+        with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
+            f.write(cfg.dump())
+    return cfg, device

@@ -1,0 +1,126 @@
+"""The linear-probe protocol end to end: frozen backbone, data, full or fast training, top-1/top-5.
+
+Full (the paper's): every epoch reads the training images with RandomResizedCrop + flip and
+computes features through the frozen backbone. Fast (FAST.ENABLED): features of the center
+crop (plus FAST.VIEWS augmented views) are extracted once into the feature cache and the
+linear layer is trained on them, by the same SGD schedule or by L-BFGS. Both test on the
+center crop, or on ten crops with TEST.TEN_CROP.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+
+import torch
+from fvcore.common.config import CfgNode
+
+from pretrain.data import EpochSampler, build_train_loader
+from pretrain.utils import comm
+from pretrain.utils.atomic import atomic_open
+from pretrain.utils.seed import derive_seed
+
+from .backbone import FrozenNetwork, load_frozen
+from .cache import features
+from .datasets import LabeledImages, build_probe_datasets
+from .linear import fit_linear_probe
+from .trainer import Batches, ProbeTrainer, evaluate
+from .transforms import probe_test_transform, probe_train_transform
+
+RESULTS = "linear_probe.json"
+FAST_SOLVERS = ("sgd", "lbfgs")
+
+logger = logging.getLogger("pretrain")
+
+
+def image_batches(
+    net: FrozenNetwork, train_set: LabeledImages, cfg: CfgNode, device: torch.device
+) -> tuple[Batches, int]:
+    """The full protocol's batches: augmented images through the frozen backbone."""
+    loader, sampler = build_train_loader(cfg, train_set)
+
+    def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        sampler.set_epoch(epoch)
+        train_set.set_epoch(epoch)
+        for batch in loader:
+            with torch.no_grad():
+                x = net.backbone(batch["image"].to(device, non_blocking=True)).float()
+            yield x, batch["label"].to(device)
+
+    return batches, sampler.iters_per_epoch
+
+
+def cached_batches(train: dict[str, torch.Tensor], cfg: CfgNode, device: torch.device) -> tuple[Batches, int]:
+    """The fast probe's batches: the same sampler over cached rows, one of each image's K views per epoch."""
+    feats, labels = train["features"], train["labels"]
+    batch = cfg.SOLVER.IMS_PER_BATCH // comm.get_world_size()
+    sampler = EpochSampler(len(labels), batch, comm.get_rank(), comm.get_world_size(), cfg.SEED)
+
+    def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        sampler.set_epoch(epoch)
+        g = torch.Generator().manual_seed(derive_seed(cfg.SEED, epoch, 1))
+        views = torch.randint(feats.shape[1], (len(labels),), generator=g)
+        for idx in torch.tensor(list(sampler), dtype=torch.long).split(batch):
+            yield feats[idx, views[idx]].to(device).float(), labels[idx].to(device)
+
+    return batches, sampler.iters_per_epoch
+
+
+def train_views(net: FrozenNetwork, train_set: LabeledImages, cfg: CfgNode, device: torch.device) -> dict:
+    """Cached training features (N, 1 + FAST.VIEWS, C): the center crop, then the augmented views."""
+    train_set.transform = probe_test_transform(cfg)
+    views = [features(net, train_set, cfg, device, desc="train features (center crop)")]
+    train_set.transform = probe_train_transform(cfg)
+    for view in range(1, cfg.FAST.VIEWS + 1):
+        train_set.set_epoch(view)
+        views.append(features(net, train_set, cfg, device, augmented=True, desc=f"train features (view {view})"))
+    return {"features": torch.cat([v["features"] for v in views], 1), "labels": views[0]["labels"]}
+
+
+def run_linear_probe(cfg: CfgNode, device: torch.device, resume: bool = False) -> dict:
+    """Train and test the probe that ``cfg`` describes; writes OUTPUT_DIR/linear_probe.json and returns it."""
+    if cfg.FAST.SOLVER not in FAST_SOLVERS:
+        raise ValueError(f"FAST.SOLVER must be one of {FAST_SOLVERS}, got {cfg.FAST.SOLVER!r}")
+    start = time.perf_counter()
+    net = load_frozen(cfg, device)
+    train_set, val_set = build_probe_datasets(
+        cfg, probe_train_transform(cfg), probe_test_transform(cfg, cfg.TEST.TEN_CROP)
+    )
+    num_classes = len(train_set.classes)
+    logger.info("probe: %d training and %d validation images, %d classes", len(train_set), len(val_set), num_classes)
+    val = features(net, val_set, cfg, device, desc="val features")
+    dim = val["features"].shape[-1]
+    mode = "full"
+    if cfg.FAST.ENABLED:
+        mode = f"fast-{cfg.FAST.SOLVER}"
+        train = train_views(net, train_set, cfg, device)
+    if mode == "fast-lbfgs":
+        rows = train["features"].flatten(0, 1).float().to(device)
+        labels = train["labels"].repeat_interleave(train["features"].shape[1]).to(device)
+        result = evaluate(fit_linear_probe(rows, labels, num_classes, cfg.FAST.LBFGS_WEIGHT_DECAY), val, device)
+    else:
+        trainer = ProbeTrainer(cfg, dim, num_classes, device, net.fingerprint)
+        if resume:
+            trainer.resume()
+        batches, iters = (
+            cached_batches(train, cfg, device) if cfg.FAST.ENABLED else image_batches(net, train_set, cfg, device)
+        )
+        result = trainer.train(batches, iters, lambda classifier: evaluate(classifier, val, device))
+    summary = {
+        **result,
+        "mode": mode,
+        "ten_crop": cfg.TEST.TEN_CROP,
+        "epochs": 0 if mode == "fast-lbfgs" else cfg.SOLVER.EPOCHS,
+        "weights": cfg.MODEL.WEIGHTS,
+        "num_classes": num_classes,
+        "train_images": len(train_set),
+        "val_images": len(val_set),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    if comm.is_main_process():
+        with atomic_open(os.path.join(cfg.OUTPUT_DIR, RESULTS)) as f:
+            f.write(json.dumps(summary, indent=2).encode())
+    return summary

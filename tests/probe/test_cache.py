@@ -1,0 +1,66 @@
+"""The feature cache: keyed by backbone, images and transform; reread instead of recomputed; corrupt entries named."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pretrain.probe import cache
+from pretrain.probe.backbone import load_frozen
+from pretrain.probe.datasets import LabeledImages
+from pretrain.probe.defaults import get_probe_cfg
+from pretrain.probe.transforms import probe_test_transform, probe_train_transform
+from tests.probe.helpers import one_thread  # noqa: F401 (autouse)
+
+
+@pytest.fixture
+def setup(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = [f"c{i % 2}/{i}.png" for i in range(6)]
+    for p in paths:
+        os.makedirs(tmp_path / "img" / os.path.dirname(p), exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (40, 44, 3), np.uint8)).save(tmp_path / "img" / p)
+    cfg = get_probe_cfg()
+    cfg.merge_from_list(["INPUT.SIZE", 32, "INPUT.TEST_RESIZE", 36, "DATA.NUM_WORKERS", 0, "TEST.IMS_PER_BATCH", 4,
+                         "MODEL.WEIGHTS", "random", "MODEL.ARCH", "resnet18", "MODEL.WIDTH", 0.125,
+                         "FEATURES.CACHE_DIR", str(tmp_path / "cache")])  # fmt: skip
+    ds = LabeledImages(str(tmp_path / "img"), paths, [i % 2 for i in range(6)], ["c0", "c1"], probe_test_transform(cfg))
+    return cfg, ds, load_frozen(cfg, torch.device("cpu"))
+
+
+def test_rerun_reads_the_cache(setup, monkeypatch):
+    cfg, ds, net = setup
+    first = cache.features(net, ds, cfg, torch.device("cpu"))
+    assert first["features"].shape == (6, 1, net.backbone.out_channels) and first["features"].dtype == torch.float16
+    with torch.no_grad():
+        direct = net.backbone(ds[3]["image"][None])[0]
+    assert torch.allclose(first["features"][3, 0].float(), direct, rtol=1e-2, atol=1e-3)
+    monkeypatch.setattr(cache, "gather_outputs", lambda *a, **k: pytest.fail("extracted again"))
+    again = cache.features(net, ds, cfg, torch.device("cpu"))
+    assert torch.equal(first["features"], again["features"]) and torch.equal(again["labels"], ds.labels)
+
+
+def test_key_follows_transform_view_and_backbone(setup):
+    cfg, ds, net = setup
+    center = cache.cache_key(net, ds, augmented=False)
+    ds.transform = probe_test_transform(cfg, ten_crop=True)
+    assert cache.cache_key(net, ds, False) != center
+    ds.transform = probe_train_transform(cfg)
+    view1 = cache.cache_key(net, ds, True)
+    ds.set_epoch(2)
+    assert cache.cache_key(net, ds, True) != view1
+    cfg.SEED = 1
+    assert cache.cache_key(load_frozen(cfg, torch.device("cpu")), ds, True) != cache.cache_key(net, ds, True)
+
+
+def test_ten_crop_features_and_corrupt_entries(setup):
+    cfg, ds, net = setup
+    ds.transform = probe_test_transform(cfg, ten_crop=True)
+    assert cache.features(net, ds, cfg, torch.device("cpu"))["features"].shape[:2] == (6, 10)
+    path = cache.cache_path(cfg.FEATURES.CACHE_DIR, cache.cache_key(net, ds, False))
+    with open(path, "wb") as f:
+        f.write(b"garbage")
+    with pytest.raises(ValueError, match=f"feature cache '{path}' is corrupt"):
+        cache.features(net, ds, cfg, torch.device("cpu"))

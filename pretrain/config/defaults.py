@@ -59,13 +59,18 @@ _C.INPUT.COLOR_JITTER = (0.4, 0.4, 0.4, 0.4)  # brightness, contrast, saturation
 _C.INPUT.HFLIP_PROB = 0.5
 _C.INPUT.MEAN = (0.485, 0.456, 0.406)  # ImageNet RGB statistics (torchvision's)
 _C.INPUT.STD = (0.229, 0.224, 0.225)
+# Where the training augmentations run. "cpu": all of them in the DataLoader workers (the
+# reference path). "gpu": workers decode JPEGs at reduced size, crop and copy-paste, and hand
+# uint8 crops over; grayscale, jitter, flip and normalization run batched on the training device
+# (the CPU when there is none). Same parameters per sample, same distribution; for a GPU's rate.
+_C.INPUT.BACKEND = "cpu"
 
 # ---------------------------------------------------------------------------------------------
 _C.MODEL = CN()
 _C.MODEL.BACKBONE = CN()
-_C.MODEL.BACKBONE.NAME = "resnet50"  # a name in BACKBONE_REGISTRY: resnet18/resnet50/resnet50w2
+_C.MODEL.BACKBONE.NAME = "resnet50"  # a name in BACKBONE_REGISTRY: resnet18/resnet50/resnet50w2/alexnet_bn/vgg16_bn
 _C.MODEL.BACKBONE.WIDTH = 1.0  # multiplies every channel count (resnet50w2 sets 2.0 itself)
-_C.MODEL.BACKBONE.CIFAR_STEM = False  # 3x3 stride-1 stem, no max-pool: for small images
+_C.MODEL.BACKBONE.CIFAR_STEM = False  # 3x3 stride-1 stem, no max-pool: for small images (ResNets, AlexNet)
 _C.MODEL.EMBED_DIM = 128  # D: the linear head's output, L2-normalized
 _C.MODEL.CHANNELS_LAST = False  # NHWC memory format (faster convolutions on tensor cores)
 

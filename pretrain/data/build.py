@@ -17,11 +17,13 @@ from pretrain.utils import comm
 from pretrain.utils.image_io import list_images, load_rgb
 
 from .embedded import EmbeddedSpec, ensure_embedded
-from .image_folder import InstanceFolder
+from .fast_augment import CropAugmentation
+from .image_folder import FastInstanceFolder, InstanceFolder
 from .sampler import EpochSampler
 from .transforms import build_test_transform, build_train_transform
 
 SOURCES = ("folder", "embedded")
+BACKENDS = ("cpu", "gpu")  # INPUT.BACKEND: where the photometric augmentations run
 
 logger = logging.getLogger("pretrain")
 
@@ -75,13 +77,17 @@ def build_train_loader(cfg: CfgNode, dataset: InstanceFolder) -> tuple[DataLoade
 
 
 def build_train_dataset(cfg: CfgNode, root: str) -> InstanceFolder:
-    """The training instances, with copy-paste when COPY_PASTE.PROB > 0."""
+    """The training instances, with copy-paste when COPY_PASTE.PROB > 0; uint8 crops on the fast path."""
     if not os.path.isdir(os.path.expanduser(root)):  # before any mask work: the images come first
         raise FileNotFoundError(f"image folder {root!r} does not exist (DATA.TRAIN_ROOT)")
+    if cfg.INPUT.BACKEND not in BACKENDS:
+        raise ValueError(f"INPUT.BACKEND must be one of {BACKENDS}, got {cfg.INPUT.BACKEND!r}")
+    fast = cfg.INPUT.BACKEND == "gpu"
+    folder = FastInstanceFolder if fast else InstanceFolder
     cp = cfg.COPY_PASTE
-    transform = build_train_transform(cfg)
+    transform = CropAugmentation(cfg) if fast else build_train_transform(cfg)
     if cp.PROB == 0:
-        return InstanceFolder(root, transform, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED)
+        return folder(root, transform, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED)
     if cp.MISSING_MASKS not in ("error", "skip"):
         raise ValueError(f"COPY_PASTE.MISSING_MASKS must be 'error' or 'skip', got {cp.MISSING_MASKS!r}")
     copy_paste = CopyPaste(cp.PROB, cp.BACKGROUND, cp.BLEND, cp.MASK_THRESHOLD, cp.BLUR_SIGMA)
@@ -91,7 +97,7 @@ def build_train_dataset(cfg: CfgNode, root: str) -> InstanceFolder:
             raise ValueError("COPY_PASTE.BACKGROUND texture needs COPY_PASTE.TEXTURE_ROOT (a folder of images)")
         textures = [os.path.join(cp.TEXTURE_ROOT, p) for p in list_images(cp.TEXTURE_ROOT)]
         texture = texture_source(textures, _load_texture)
-    return InstanceFolder(
+    return folder(
         root,
         transform,
         cfg.DATA.SKIP_BAD_IMAGES,

@@ -9,7 +9,8 @@ are reproducible across ``num_workers`` settings and a resumed run replays the e
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -27,8 +28,9 @@ from pretrain.augment.copy_paste import (
 from pretrain.utils.image_io import IMAGE_EXTENSIONS, BadImageError, list_images, load_rgb
 from pretrain.utils.seed import derive_seed
 
+from .fast_augment import CropAugmentation
 from .masks import MaskFolder
-from .transforms import TrainAugmentation
+from .transforms import Paste, TrainAugmentation, crop_mask
 
 
 def find_images(root: str) -> tuple[list[str], list[int], list[str]]:
@@ -120,32 +122,36 @@ class InstanceFolder(Dataset):
         saliency = np.zeros(image.shape[:2], np.uint8) if mask is None else np.asarray(mask)
         return background_crop(image, saliency, shape, rng)
 
-    def _augment(self, img: Image.Image, index: int) -> tuple[Any, str]:
-        if self.copy_paste is None or self.copy_paste.prob == 0.0:
-            return self.transform(img), "off"
-        rng = np.random.default_rng(derive_seed(self.seed, self.epoch, index, 1))
-        if not self.copy_paste.draw(rng):
-            return self.transform(img), "kept"
-        assert self.masks is not None and isinstance(self.transform, TrainAugmentation)
-        mask = self.masks.load(index, img.size)
-        if mask is None:
-            return self.transform(img), "missing"
+    def _copy_paste(self, index: int, size: tuple[int, int]) -> tuple[Image.Image | None, Paste | None, str]:
+        """(mask, paste, "pasted") if sample ``index`` (of (w, h) ``size``) is pasted, else (None, None, why not)."""
         cp = self.copy_paste
-        return self.transform.with_mask(img, mask, lambda crop, m: cp.paste(crop, m, rng, self.background))
+        if cp is None or cp.prob == 0.0:
+            return None, None, "off"
+        rng = np.random.default_rng(derive_seed(self.seed, self.epoch, index, 1))
+        if not cp.draw(rng):
+            return None, None, "kept"
+        assert self.masks is not None
+        mask = self.masks.load(index, size)
+        if mask is None:
+            return None, None, "missing"
+        return mask, lambda crop, m: cp.paste(crop, m, rng, self.background), "pasted"
+
+    def _augment(self, img: Image.Image, index: int) -> tuple[Any, str]:
+        mask, paste, status = self._copy_paste(index, img.size)
+        if paste is None:
+            return self.transform(img), status
+        assert isinstance(self.transform, TrainAugmentation)
+        return self.transform.with_mask(img, mask, paste)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         img, index, num_bad = self._load(index)
         status = "off"
         if self.transform is not None:
-            # torchvision draws from the CPU default generator: seed it for this sample, then
-            # put the caller's stream back (cheaper than torch.manual_seed + fork_rng).
-            gen = torch.default_generator
-            state = gen.get_state()
-            gen.manual_seed(derive_seed(self.seed, self.epoch, index))
-            try:
+            with seeded_default_generator(derive_seed(self.seed, self.epoch, index)):
                 img, status = self._augment(img, index)
-            finally:
-                gen.set_state(state)
+        return self._record(img, index, num_bad, status)
+
+    def _record(self, img: Any, index: int, num_bad: int, status: str) -> dict[str, Any]:
         return {
             "image": img,
             "index": index,
@@ -155,3 +161,47 @@ class InstanceFolder(Dataset):
             "empty_mask": int(status == "empty"),
             "missing_mask": int(status == "missing"),
         }
+
+
+class FastInstanceFolder(InstanceFolder):
+    """The instances of the fast path (INPUT.BACKEND "gpu", see :mod:`pretrain.data.fast_augment`).
+
+    Each sample is a uint8 crop ``image`` (h, w, 3), copy-paste already composited, plus its
+    ``photometric`` parameters for :class:`PhotometricAugmentation` on the device. The crop box
+    is drawn before decoding (the decode's size depends on it), so loading, skipping of
+    unreadable files and seeding happen together here; draws and seeds are the reference's.
+    """
+
+    transform: CropAugmentation
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        for num_bad in range(len(self)):
+            i = (index + num_bad) % len(self)
+            with seeded_default_generator(derive_seed(self.seed, self.epoch, i)):
+                try:
+                    crop, box, size = self.transform.crop(self.path(i))
+                except BadImageError:
+                    if not self.skip_bad:
+                        raise
+                    continue
+                mask, paste, status = self._copy_paste(i, size)
+                if paste is not None:
+                    crop, status = paste(crop, crop_mask(mask, box, self.transform.size))
+                photometric = self.transform.draw_photometric()
+            item = self._record(torch.from_numpy(crop), i, num_bad, status)
+            item["photometric"] = photometric
+            return item
+        raise BadImageError(f"no readable image in {self.root!r}")
+
+
+@contextmanager
+def seeded_default_generator(seed: int) -> Iterator[None]:
+    """torchvision draws from the CPU default generator: seed it for one sample, then put the
+    caller's stream back (cheaper than torch.manual_seed + fork_rng)."""
+    gen = torch.default_generator
+    state = gen.get_state()
+    gen.manual_seed(seed)
+    try:
+        yield
+    finally:
+        gen.set_state(state)

@@ -19,6 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from pretrain.data import build_eval_dataset, build_train_dataset, build_train_loader, dataset_roots
+from pretrain.data.fast_augment import PhotometricAugmentation
 from pretrain.instdisc import InstanceDiscrimination, MemoryBank
 from pretrain.models import build_model
 from pretrain.utils import comm
@@ -46,6 +47,8 @@ class Trainer:
         self.train_set = build_train_dataset(cfg, train_root)
         self.val_set = build_eval_dataset(cfg, val_root) if val_root else None
         self.loader, self.sampler = build_train_loader(cfg, self.train_set)
+        # The fast data path hands over uint8 crops: their photometric augmentations run here, batched.
+        self.photometric = PhotometricAugmentation(cfg, device) if cfg.INPUT.BACKEND == "gpu" else None
 
         self.memory_format = torch.channels_last if cfg.MODEL.CHANNELS_LAST else torch.contiguous_format
         self.model = build_model(cfg).to(device, memory_format=self.memory_format)
@@ -77,7 +80,10 @@ class Trainer:
     # ------------------------------------------------------------------ the algorithm
     def run_step(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
         """One SGD step of instance discrimination; returns the (detached) loss."""
-        images = batch["image"].to(self.device, non_blocking=True, memory_format=self.memory_format)
+        images = batch["image"]
+        if self.photometric is not None:
+            images = self.photometric(images, batch["photometric"])
+        images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
         indices = batch["index"].to(self.device, non_blocking=True)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.cfg.SOLVER.AMP.ENABLED):
             embeddings = self.ddp_model(images)
@@ -182,7 +188,11 @@ class Trainer:
             return result
         result.update(self.knn())
         if self.cfg.TEST.LINEAR_PROBE:
-            result.update(linear_probe_eval(self.cfg, self.model, self.train_set, self.val_set, self.device))
+            # The fast path's training samples are uint8 crops: probe its images through the evaluation transform.
+            probe_set = (
+                self.train_set if self.photometric is None else build_eval_dataset(self.cfg, self.train_set.root)
+            )
+            result.update(linear_probe_eval(self.cfg, self.model, probe_set, self.val_set, self.device))
         self._log(**{k: v for k, v in result.items() if k.startswith(("knn_", "linear_"))})
         return result
 

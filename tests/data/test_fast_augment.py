@@ -1,0 +1,272 @@
+"""The fast data path (INPUT.BACKEND gpu) against the reference path: parameters, pixels, statistics."""
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+from torchvision.transforms import functional as TF
+
+from pretrain.augment.copy_paste import binarize
+from pretrain.config import load_config
+from pretrain.data import BadImageError, build_train_dataset
+from pretrain.data import fast_augment as fa
+from pretrain.data.image_folder import seeded_default_generator
+from pretrain.data.transforms import TrainAugmentation, crop_mask
+from pretrain.engine import Trainer, last_checkpoint
+from pretrain.utils.image_io import load_rgb
+from pretrain.utils.seed import derive_seed
+from tests.conftest import shared_data, tiny_config
+
+VOC = ("voc-mini", "VOCdevkit", "VOC2012", "JPEGImages")
+CPU = torch.device("cpu")
+LEVEL = 1.0 / 255.0
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """12 VOC photos (about 500 x 375) in two classes, one of them enlarged to 2000 px (for reduced
+    decoding), each with an elliptical 0/255 mask of its size."""
+    src = shared_data(*VOC)
+    root = tmp_path_factory.mktemp("photos")
+    for k, name in enumerate(sorted(os.listdir(src))[:12]):
+        img = load_rgb(os.path.join(src, name))
+        if k == 0:
+            img = img.resize((2000, 1500), Image.Resampling.BICUBIC)
+        rel = os.path.join("ab"[k % 2], name)
+        os.makedirs(root / "images" / rel[0], exist_ok=True)
+        os.makedirs(root / "masks" / rel[0], exist_ok=True)
+        img.save(root / "images" / rel, quality=92)
+        mask = np.zeros((img.height, img.width), np.uint8)
+        cv2.ellipse(mask, (img.width // 2, img.height // 2), (img.width // 4, img.height // 3), 0, 0, 360, 255, -1)
+        Image.fromarray(mask).save(root / "masks" / (rel[:-4] + ".png"))
+    return root
+
+
+def _datasets(photos, *opts):
+    opts = ["COPY_PASTE.MASK_ROOT", str(photos / "masks"), *opts]
+    ref = build_train_dataset(load_config("", opts), str(photos / "images"))
+    fast = build_train_dataset(load_config("", [*opts, "INPUT.BACKEND", "gpu"]), str(photos / "images"))
+    return ref, fast
+
+
+def _device_augment(items, cfg=None):
+    batch = torch.utils.data.default_collate(items)
+    return fa.PhotometricAugmentation(cfg or load_config("", []), CPU)(batch["image"], batch["photometric"])
+
+
+@pytest.mark.parametrize("prob, epoch", [("0.0", 0), ("0.5", 1)])
+def test_fast_samples_match_the_reference_samples(photos, prob, epoch):
+    """Same crop, copy-paste, grayscale, jitter and flip per sample: the fast sample is within 3.5
+    levels (mean) of the reference sample of the same draws, and over 7 from other draws."""
+    ref, fast = _datasets(photos, "COPY_PASTE.PROB", prob)
+    std = torch.tensor(load_config("", []).INPUT.STD).view(3, 1, 1)
+    fast.set_epoch(epoch)
+    items = [fast[i] for i in range(len(fast))]
+    out = _device_augment(items)
+    for other in (epoch + 1, epoch):  # other draws (the check's control), then the same draws
+        ref.set_epoch(other)
+        for i, item in enumerate(items):
+            expected = ref[i]
+            diff = ((out[i] - expected["image"]) * std).abs().mean() / LEVEL
+            if other == epoch:
+                assert (item["pasted"], item["index"]) == (expected["pasted"], i)
+                assert diff < 3.5, (i, diff)
+            else:
+                assert diff > 7.0, (i, diff)
+    assert sum(item["pasted"] for item in items) > 0 or prob == "0.0"
+
+
+def test_reduced_decoding_keeps_the_crop_resolution(photos):
+    assert fa.draft_scale((0, 0, 1000, 1200), (224, 224)) == 4
+    assert fa.draft_scale((0, 0, 448, 448), (224, 224)) == 2
+    assert fa.draft_scale((0, 0, 447, 2000), (224, 224)) == 1
+    path = str(sorted((photos / "images" / "a").iterdir())[0])  # the 2000 x 1500 photo
+    crop = fa.CropAugmentation(load_config("", ["INPUT.CROP_SCALE", "(0.9, 1.0)"]))
+    full = load_rgb(path)
+    for seed in range(3):
+        with seeded_default_generator(seed):
+            out, (i, j, h, w), size = crop.crop(path)
+        assert size == (2000, 1500) and min(h, w) >= 4 * 224  # decoded at 1/4
+        expected = np.asarray(TF.resized_crop(full, i, j, h, w, [224, 224], antialias=True), dtype=np.float32)
+        assert np.abs(out - expected).mean() < 2.0  # levels; the DCT's own downscaling differs slightly
+
+
+def test_resize_box_is_torchvisions_resized_crop(photos):
+    img = load_rgb(str(sorted((photos / "images" / "b").iterdir())[0]))
+    for box in [(10, 20, 100, 120), (0, 0, img.height, img.width), (5, 7, 200, 150)]:  # enlarged, shrunk, mixed
+        expected = np.asarray(TF.resized_crop(img, *box, [224, 224], antialias=True), dtype=np.float32)
+        out = fa.resize_box(img, box, 1, (224, 224))
+        assert out.shape == (224, 224, 3) and out.dtype == np.uint8
+        assert np.abs(out - expected).mean() < 0.3  # rounding (OpenCV) and edge samples (PIL's box)
+
+
+@pytest.mark.parametrize(
+    "name, factor, mean_tol, max_tol",
+    [("brightness", 1.3, 0.5, 1.01), ("contrast", 0.7, 0.6, 1.5), ("contrast", 1.4, 0.6, 1.5),
+     ("saturation", 1.35, 0.5, 1.5), ("hue", 0.3, 0.4, 12), ("hue", -0.21, 0.4, 12)],
+)  # fmt: skip
+def test_each_jitter_operation_is_torchvisions(photos, name, factor, mean_tol, max_tol):
+    """Float arithmetic against PIL's uint8 steps: within rounding; hue within PIL's 8-bit HSV quantization."""
+    reference = getattr(TF, f"adjust_{name}")
+    ours = getattr(fa, f"adjust_{name}")
+    for path in sorted((photos / "images" / "b").iterdir())[:3]:
+        img = load_rgb(str(path)).resize((160, 120))
+        expected = torch.from_numpy(np.array(reference(img, factor))).permute(2, 0, 1).float()
+        x = torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].float() / 255
+        diff = (ours(x, torch.tensor([factor]))[0] * 255 - expected).abs()
+        assert diff.mean() < mean_tol and diff.max() <= max_tol, (name, diff.mean(), diff.max())
+
+
+def test_batched_augmentation_applies_each_samples_own_parameters():
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (12, 20, 24, 3), dtype=torch.uint8)
+    aug = fa.CropAugmentation(load_config("", []))
+    params = [aug.draw_photometric() for _ in range(12)]
+    params[0] |= {"gray": torch.tensor(True), "flip": torch.tensor(False)}
+    params[1] |= {"gray": torch.tensor(False), "flip": torch.tensor(True)}
+    batched = _device_augment([{"image": x, "photometric": p} for x, p in zip(images, params, strict=True)])
+    for k in range(12):
+        alone = _device_augment([{"image": images[k], "photometric": params[k]}])[0]
+        assert torch.allclose(batched[k], alone, atol=1e-5)
+    cfg = load_config("", [])
+    pixels = batched * torch.tensor(cfg.INPUT.STD).view(3, 1, 1) + torch.tensor(cfg.INPUT.MEAN).view(3, 1, 1)
+    assert torch.allclose(pixels[0, 0], pixels[0, 1], atol=1e-5) and torch.allclose(pixels[0, 1], pixels[0, 2])
+    unflipped = _device_augment([{"image": images[1], "photometric": params[1] | {"flip": torch.tensor(False)}}])
+    assert torch.allclose(batched[1], unflipped[0].flip(-1), atol=1e-5)
+
+
+def _ks(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sample Kolmogorov-Smirnov statistic."""
+    grid = np.sort(np.concatenate([a, b]))
+    return float(
+        np.abs(
+            np.searchsorted(np.sort(a), grid, "right") / len(a) - np.searchsorted(np.sort(b), grid, "right") / len(b)
+        ).max()
+    )
+
+
+def test_parameter_statistics_match_the_reference(photos, tmp_path):
+    """2000 draws of each path from different seeds: KS distance of crop scale and aspect under the
+    0.1 % critical value (0.062), rates within 4 sigma, jitter filling its ranges. The same check
+    tells RandomResizedCrop's scale 0.08-1 apart from 0.2-1, so it is not vacuous."""
+    n, path = 2000, str(tmp_path / "small.jpg")
+    load_rgb(str(sorted((photos / "images" / "b").iterdir())[0])).resize((160, 120)).save(path)
+    size = (160, 120)
+    cfg = load_config("", ["INPUT.SIZE", "32"])  # the parameters do not depend on the output size
+    fast, ref = fa.CropAugmentation(cfg), TrainAugmentation(cfg)
+    wider = TrainAugmentation(load_config("", ["INPUT.CROP_SCALE", "(0.08, 1.0)"]))
+    stand_in = Image.new("RGB", size)
+    boxes, ref_boxes, wide_boxes, params = [], [], [], []
+    for k in range(n):
+        with seeded_default_generator(derive_seed(1, k)):
+            boxes.append(fast.crop(path)[1])
+            params.append(fast.draw_photometric())
+        with seeded_default_generator(derive_seed(2, k)):
+            ref_boxes.append(ref.crop.get_params(stand_in, ref.crop.scale, ref.crop.ratio))
+            wide_boxes.append(wider.crop.get_params(stand_in, wider.crop.scale, wider.crop.ratio))
+
+    def scale_aspect(b):
+        b = np.array(b, dtype=np.float64)
+        return b[:, 2] * b[:, 3] / (size[0] * size[1]), b[:, 3] / b[:, 2]
+
+    (s, a), (rs, ra), (ws, _) = scale_aspect(boxes), scale_aspect(ref_boxes), scale_aspect(wide_boxes)
+    assert _ks(s, rs) < 0.062 and _ks(a, ra) < 0.062
+    assert _ks(ws, rs) > 0.062  # the check can fail
+    assert 0.19 < s.min() < 0.21 and s.max() > 0.95 and np.exp(np.abs(np.log(a))).max() < 4 / 3 * 1.02
+    gray = np.mean([bool(p["gray"]) for p in params])
+    flip = np.mean([bool(p["flip"]) for p in params])
+    assert abs(gray - 0.2) < 4 * np.sqrt(0.2 * 0.8 / n) and abs(flip - 0.5) < 4 * np.sqrt(0.25 / n)
+    factors = torch.stack([p["factors"] for p in params]).numpy()
+    assert (factors[:, :3] >= 0.6).all() and (factors[:, :3] <= 1.4).all() and (np.abs(factors[:, 3]) <= 0.4).all()
+    assert (factors[:, :3].min(0) < 0.61).all() and (factors[:, :3].max(0) > 1.39).all()
+    assert factors[:, 3].min() < -0.39 and factors[:, 3].max() > 0.39
+    orders = torch.stack([p["order"] for p in params])
+    assert (orders.sort(1).values == torch.arange(4)).all()
+    first = np.bincount(orders[:, 0].numpy(), minlength=4) / n
+    assert (np.abs(first - 0.25) < 4 * np.sqrt(0.25 * 0.75 / n)).all()
+
+
+def test_copy_paste_keeps_exactly_the_foreground(photos):
+    _, fast = _datasets(photos, "COPY_PASTE.PROB", "1.0")
+    masks = fast.masks
+    for i in range(len(fast)):
+        item = fast[i]
+        assert item["pasted"] == 1
+        with seeded_default_generator(derive_seed(fast.seed, fast.epoch, i)):
+            crop, box, size = fast.transform.crop(fast.path(i))  # the same draws, without the paste
+        foreground = binarize(crop_mask(masks.load(i, size), box, fast.transform.size), 0.5)
+        composite = item["image"].numpy()
+        assert 0 < foreground.sum() < foreground.size
+        assert np.array_equal(composite[foreground], crop[foreground])  # bit-exact
+        background = composite[~foreground]
+        assert (background == background[0, 0]).all()  # one gray level
+
+
+def test_samples_depend_on_seed_epoch_index_only(photos):
+    _, fast = _datasets(photos, "COPY_PASTE.PROB", "0.5")
+    fast.set_epoch(3)
+    alone = [fast[i] for i in range(len(fast))]
+    torch.rand(7)  # the caller's stream does not matter
+    batches = list(DataLoader(fast, batch_size=4, num_workers=2))
+    images = torch.cat([b["image"] for b in batches])
+    assert torch.equal(images, torch.stack([x["image"] for x in alone]))
+    assert torch.equal(
+        torch.cat([b["photometric"]["factors"] for b in batches]),
+        torch.stack([x["photometric"]["factors"] for x in alone]),
+    )
+    fast.set_epoch(4)
+    assert not torch.equal(fast[5]["image"], alone[5]["image"])
+
+
+def test_unreadable_images_are_named_or_skipped(photos, tmp_path):
+    root = tmp_path / "images"
+    os.makedirs(root / "a")
+    for k, path in enumerate(sorted((photos / "images" / "b").iterdir())[:3]):
+        (root / "a" / f"{k}.jpg").write_bytes(path.read_bytes())
+    data = (root / "a" / "1.jpg").read_bytes()
+    (root / "a" / "1.jpg").write_bytes(data[: len(data) // 3])  # a header, then a truncated scan
+    cfg = load_config("", ["INPUT.BACKEND", "gpu"])
+    with pytest.raises(BadImageError, match=r"a/1\.jpg"):
+        build_train_dataset(cfg, str(root))[1]
+    cfg = load_config("", ["INPUT.BACKEND", "gpu", "DATA.SKIP_BAD_IMAGES", "True"])
+    item = build_train_dataset(cfg, str(root))[1]
+    assert (item["index"], item["num_bad"]) == (2, 1)
+
+
+def test_unknown_backend_is_named(photos):
+    with pytest.raises(ValueError, match="INPUT.BACKEND"):
+        build_train_dataset(load_config("", ["INPUT.BACKEND", "tpu"]), str(photos / "images"))
+
+
+def _train(cfg, resume=False, stop_after_step=None):
+    trainer = Trainer(cfg, CPU)
+    trainer.resume_or_start(resume)
+    if stop_after_step is not None:
+        run_step = trainer.run_step
+
+        def step_then_stop(batch, step):
+            loss = run_step(batch, step)
+            trainer._stop_requested = step == stop_after_step  # as SIGTERM's handler does
+            return loss
+
+        trainer.run_step = step_then_stop
+    result = trainer.train()
+    trainer.close()
+    return trainer, result
+
+
+def test_fast_path_trains_and_resumes_bit_identically(embedded_cache, tmp_path):
+    opts = ("INPUT.BACKEND", "gpu", "COPY_PASTE.PROB", "0.5", "DATA.EMBEDDED.MASKS", "true", "SOLVER.EPOCHS", "1")
+    whole, result = _train(tiny_config(embedded_cache, str(tmp_path / "whole"), *opts, "TEST.LINEAR_PROBE", "True"))
+    assert result["epochs"] == 1 and "knn_top1" in result and "linear_top1" in result
+    cfg = tiny_config(embedded_cache, str(tmp_path / "split"), *opts)
+    _, first = _train(cfg, stop_after_step=2)
+    assert first["interrupted"] and last_checkpoint(cfg.OUTPUT_DIR)
+    resumed, _ = _train(cfg, resume=True)
+    for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert torch.equal(whole.criterion.bank.features, resumed.criterion.bank.features)

@@ -15,11 +15,13 @@ def atomic_open(path: str) -> Iterator[BinaryIO]:
 
     Writes go to a temporary file in the same folder, which is fsynced and renamed over
     ``path``; on any error the temporary file is removed and ``path`` is left as it was.
+    The file gets the permissions ``open`` would give it (mkstemp's are owner-only).
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
@@ -29,3 +31,9 @@ def atomic_open(path: str) -> Iterator[BinaryIO]:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it
+    os.umask(mask)
+    return mask

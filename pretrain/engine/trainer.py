@@ -188,10 +188,8 @@ class Trainer:
             return result
         result.update(self.knn())
         if self.cfg.TEST.LINEAR_PROBE:
-            # The fast path's training samples are uint8 crops: probe its images through the evaluation transform.
-            probe_set = (
-                self.train_set if self.photometric is None else build_eval_dataset(self.cfg, self.train_set.root)
-            )
+            # Fit on the training images as the probe sees them at test time: resized and center-cropped.
+            probe_set = build_eval_dataset(self.cfg, self.train_set.root)
             result.update(linear_probe_eval(self.cfg, self.model, probe_set, self.val_set, self.device))
         self._log(**{k: v for k, v in result.items() if k.startswith(("knn_", "linear_"))})
         return result

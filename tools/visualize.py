@@ -1,11 +1,22 @@
 #!/usr/bin/env python
-"""Figures of the pretraining pipeline, one subcommand each.
+"""Figures of the pretraining pipeline and of where models look, one subcommand each.
 
     python tools/visualize.py copy-paste --images IMAGES --masks MASKS --textures TEXTURES --out copy_paste.png
+    python tools/visualize.py neighbors --queries Q --gallery G --model base=A.pth --model dilo=B.pth --out nn.png
+    python tools/visualize.py gradients --images IMAGES --masks MASKS --train LABELED --model base=A.pth --out grad.png
+    python tools/visualize.py saliency --images IMAGES --masks MASKS --out saliency.png
 
-copy-paste: the paper's Fig. 4. One row per image (the first --num images of the sorted tree,
-or --num random ones with --random, drawn with --seed), columns original, mask and one
-composite per background kind; see pretrain/visualize/copy_paste.py for the layout.
+Every figure has one row per image: the first --num images of the sorted tree, or --num random
+ones with --random, drawn with --seed. Models are NAME=PATH (or PATH) of a pretraining
+checkpoint, a converted or a torchvision .pth; images are fed whole, resized to --size (default:
+the checkpoint's INPUT.SIZE, else 224). Layouts are in pretrain/visualize/<figure>.py.
+
+copy-paste: the paper's Fig. 4: original, mask and one composite per background kind.
+neighbors: Figs. 2/5: each query's --k nearest gallery images, per model, by cosine similarity
+  in the embedding space (--space penultimate for files without an embedding head).
+gradients: Figs. 7-13: |d class score / d pixels| of a linear classifier on frozen features
+  (fitted on --train, or loaded from --classifiers), over the image, per model.
+saliency: Fig. 3: each saliency method's map of the same images.
 """
 
 from __future__ import annotations
@@ -15,13 +26,24 @@ import os
 import sys
 
 import numpy as np
+import torch
 
 # tools/pretrain.py is named like the package: keep this folder off the import path.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
 
 from pretrain.augment.copy_paste import texture_source  # noqa: E402
+from pretrain.data.build import SMALL_IMAGE_SALIENCY  # noqa: E402
+from pretrain.diagnosis.class_gradient import TARGETS, classifier_for  # noqa: E402
+from pretrain.diagnosis.frozen_model import SPACES, load_models  # noqa: E402
+from pretrain.diagnosis.image_set import ImageSet  # noqa: E402
+from pretrain.diagnosis.neighbors import model_neighbors  # noqa: E402
+from pretrain.saliency import build_saliency  # noqa: E402
 from pretrain.utils.image_io import list_images, load_rgb  # noqa: E402
-from pretrain.visualize.copy_paste import copy_paste_figure, load_sample, write_png  # noqa: E402
+from pretrain.visualize.copy_paste import copy_paste_figure, load_sample  # noqa: E402
+from pretrain.visualize.gradients import Explained, gradients_figure  # noqa: E402
+from pretrain.visualize.grid import write_png  # noqa: E402
+from pretrain.visualize.neighbors import neighbors_figure  # noqa: E402
+from pretrain.visualize.saliency import saliency_figure  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -38,6 +60,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     cp.add_argument("--no-gaussian", action="store_true", help="leave out the Gaussian-blended column")
     cp.add_argument("--out", default="copy_paste.png", help="PNG to write (default: copy_paste.png)")
     cp.set_defaults(run=copy_paste)
+
+    nn = sub.add_parser("neighbors", help="each query's nearest gallery images, per model")
+    nn.add_argument("--queries", required=True, help="query image folder (one row per image)")
+    nn.add_argument("--gallery", required=True, help="gallery image folder (class sub-folders frame same-class hits)")
+    nn.add_argument("--k", type=int, default=3, help="neighbours per query and model (default: 3)")
+    nn.add_argument("--space", choices=SPACES, default="embedding", help="feature space (default: embedding)")
+    nn.set_defaults(run=neighbors)
+
+    gr = sub.add_parser("gradients", help="class-score gradients in pixel space over the images, per model")
+    gr.add_argument("--images", required=True, help="image folder (class sub-folders give the true classes)")
+    gr.add_argument("--masks", help="true masks mirroring --images: adds a mask column and per-image scores")
+    gr.add_argument("--train", help="labeled folder root/<class>/<image> to fit each model's linear classifier on")
+    gr.add_argument("--classifiers", help="folder of classifiers <model name>.pth: loaded, or fitted and saved")
+    gr.add_argument("--target", choices=TARGETS, help="class to explain (default: true with class folders)")
+    gr.add_argument("--smooth", type=float, default=1.0, help="Gaussian sigma, input pixels (default: 1, 0: none)")
+    gr.add_argument("--mask-out", type=float, metavar="T", help="show the map thresholded at T of its 99th pct")
+    gr.set_defaults(run=gradients)
+
+    sa = sub.add_parser("saliency", help="each saliency method's map of the same images")
+    sa.add_argument("--images", required=True, help="image folder")
+    sa.add_argument("--masks", help="true masks mirroring --images: adds a mask column")
+    sa.add_argument("--methods", default="rbd,gs,mc", help="comma-separated methods (default: rbd,gs,mc)")
+    sa.add_argument("--basnet-weights", help="BASNet weights file: adds the basnet column")
+    sa.add_argument("--small-images", action="store_true", help="RBD/GS settings for ~64 px images (the demo's)")
+    sa.set_defaults(run=saliency)
+
+    for sp, out in ((nn, "neighbors.png"), (gr, "gradients.png"), (sa, "saliency.png")):
+        sp.add_argument("--num", type=int, default=6, help="images, one row each (default: 6)")
+        sp.add_argument("--random", action="store_true", help="draw the images at random instead of the first ones")
+        sp.add_argument("--seed", type=int, default=0, help="seed of the image draw (default: 0)")
+        sp.add_argument("--out", default=out, help=f"PNG to write (default: {out})")
+        sp.add_argument(
+            "--cell", type=int, nargs=2, metavar=("H", "W"), help="cell size in pixels (default: the figure's)"
+        )
+    for sp in (nn, gr):
+        sp.add_argument("--model", required=True, action="append", metavar="[NAME=]PATH", help="repeat per model")
+        sp.add_argument("--size", type=int, help="input side (default: the checkpoint's INPUT.SIZE, else 224)")
     return p.parse_args(argv)
 
 
@@ -61,8 +120,67 @@ def copy_paste(args: argparse.Namespace) -> None:
         paths = [os.path.join(args.textures, p) for p in list_images(args.textures)]
         texture = texture_source(paths, lambda path: np.asarray(load_rgb(path)))
     figure = copy_paste_figure(samples, texture, args.threshold, args.seed, not args.no_gaussian)
-    write_png(args.out, figure)
-    print(f"wrote {args.out} ({figure.shape[1]}x{figure.shape[0]}, {len(samples)} images)")
+    save(figure, args.out, f"{len(samples)} images")
+
+
+def rows(folder: str, args: argparse.Namespace) -> ImageSet:
+    """The images of ``folder`` that the figure shows, one per row."""
+    if args.num < 1:
+        raise ValueError(f"--num must be at least 1, got {args.num}")
+    images = ImageSet.from_folder(folder)
+    return images.subset(pick(list(range(len(images))), args.num, args.seed, args.random))
+
+
+def device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cell(args: argparse.Namespace) -> dict:
+    """The figure functions' ``cell`` keyword, when --cell is given."""
+    return {"cell": tuple(args.cell)} if args.cell else {}
+
+
+def save(figure: np.ndarray, out: str, what: str) -> None:
+    write_png(out, figure)
+    print(f"wrote {out} ({figure.shape[1]}x{figure.shape[0]}, {what})")
+
+
+def neighbors(args: argparse.Namespace) -> None:
+    queries, gallery = rows(args.queries, args), ImageSet.from_folder(args.gallery)
+    found = {
+        m.name: model_neighbors(m, queries, gallery, args.k, device())
+        for m in load_models(args.model, args.size, args.space)
+    }
+    save(
+        neighbors_figure(queries, gallery, found, **cell(args)),
+        args.out,
+        f"{len(queries)} queries, {len(found)} models",
+    )
+
+
+def gradients(args: argparse.Namespace) -> None:
+    images = rows(args.images, args)
+    target = args.target or ("true" if images.labeled else "predicted")
+    train = ImageSet.from_folder(args.train) if args.train else None
+    explained = [
+        Explained(m, *classifier_for(m, train, args.classifiers or "", device()))
+        for m in load_models(args.model, args.size)
+    ]
+    figure = gradients_figure(images, explained, target, args.masks, args.smooth, args.mask_out, device(), **cell(args))
+    save(figure, args.out, f"{len(images)} images, {len(explained)} models, {target} class")
+
+
+def saliency(args: argparse.Namespace) -> None:
+    images = rows(args.images, args)
+    names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = {n: build_saliency(n, **(SMALL_IMAGE_SALIENCY.get(n, {}) if args.small_images else {})) for n in names}
+    if args.basnet_weights:
+        methods["basnet"] = build_saliency("basnet", weights=args.basnet_weights)
+    save(
+        saliency_figure(images, methods, args.masks, **cell(args)),
+        args.out,
+        f"{len(images)} images, {len(methods)} methods",
+    )
 
 
 def main(args: argparse.Namespace) -> None:
@@ -72,5 +190,5 @@ def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     try:
         main(parse_args())
-    except (OSError, ValueError) as exc:  # missing folders and masks, unreadable files (BadImageError)
+    except (OSError, ValueError, KeyError) as exc:  # missing folders, masks and methods, unreadable files
         sys.exit(f"error: {exc}")

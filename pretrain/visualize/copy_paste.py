@@ -16,8 +16,8 @@ Gaussian blending. Layout choices, and why:
 - The blended column reuses the ``image`` column's random draws, hence the same background:
   sharp and soft edges can be compared side by side.
 - Deterministic: each cell's generator is seeded by (seed, row, background kind).
-- Thin white gaps (``gap`` pixels) separate cells; a white header row of ``HEADER`` pixels
-  holds the column titles. Figure size: height ``HEADER + rows * (cell_h + gap)``, width
+- Thin white gaps (``gap`` pixels) separate cells under a row of column titles (the grid of
+  ``grid.py``). Figure size: height ``HEADER + rows * (cell_h + gap)``, width
   ``cols * cell_w + (cols - 1) * gap``.
 """
 
@@ -27,7 +27,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from pretrain.augment.copy_paste import BACKGROUNDS, BackgroundSource, CopyPaste, background_crop
@@ -35,10 +34,9 @@ from pretrain.data.masks import load_mask
 from pretrain.utils.image_io import load_rgb, mask_path
 from pretrain.utils.seed import derive_seed
 
+from .grid import GAP, fit_image, grid, letterbox
+
 CELL = (160, 240)  # (height, width) of every cell
-GAP = 4  # white pixels between cells
-HEADER = 28  # height of the title row
-WHITE = 255
 
 
 @dataclass(frozen=True)
@@ -76,26 +74,8 @@ def composite_columns(texture: bool, gaussian: bool) -> list[Column]:
 
 
 def fit(sample: Sample, cell: tuple[int, int]) -> Sample:
-    """The sample scaled to fit inside ``cell`` keeping its aspect (area-averaged: mostly shrinking)."""
-    h, w = sample.mask.shape
-    scale = min(cell[0] / h, cell[1] / w)
-    size = (max(1, min(cell[1], round(w * scale))), max(1, min(cell[0], round(h * scale))))
-    if size == (w, h):
-        return sample
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return Sample(
-        cv2.resize(sample.image, size, interpolation=interp), cv2.resize(sample.mask, size, interpolation=interp)
-    )
-
-
-def letterbox(image: np.ndarray, cell: tuple[int, int]) -> np.ndarray:
-    """``image`` (already fitted) centered on a black ``cell``; a grayscale image is shown as RGB."""
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    out = np.zeros((*cell, 3), np.uint8)
-    y, x = (cell[0] - image.shape[0]) // 2, (cell[1] - image.shape[1]) // 2
-    out[y : y + image.shape[0], x : x + image.shape[1]] = image
-    return out
+    """The sample scaled to fit inside ``cell`` keeping its aspect; image and mask stay the same size."""
+    return Sample(fit_image(sample.image, cell), fit_image(sample.mask, cell))
 
 
 def image_source(donor: Sample) -> BackgroundSource:
@@ -138,33 +118,6 @@ def row_cells(
     return [letterbox(c, cell) for c in cells]
 
 
-def header(titles: Sequence[str], cell_w: int, gap: int) -> np.ndarray:
-    """A white strip with each title centered over its column, shrunk to fit the column if needed."""
-    width = len(titles) * cell_w + (len(titles) - 1) * gap
-    out = np.full((HEADER, width, 3), WHITE, np.uint8)
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    for i, title in enumerate(titles):
-        scale = 0.55
-        (tw, th), _ = cv2.getTextSize(title, font, scale, 1)
-        if tw > cell_w - 4:
-            scale *= (cell_w - 4) / tw
-            (tw, th), _ = cv2.getTextSize(title, font, scale, 1)
-        org = (i * (cell_w + gap) + (cell_w - tw) // 2, (HEADER + th) // 2)
-        cv2.putText(out, title, org, font, scale, (0, 0, 0), 1, cv2.LINE_AA)
-    return out
-
-
-def grid(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[str], gap: int) -> np.ndarray:
-    """Equal-size cells joined by white gaps under a title header (sizes as in the module docstring)."""
-    cell_h, cell_w = rows[0][0].shape[:2]
-    vgap = np.full((cell_h, gap, 3), WHITE, np.uint8)
-    strips = [header(titles, cell_w, gap)]
-    for cells in rows:
-        strip = np.concatenate([part for c in cells for part in (c, vgap)][:-1], axis=1)
-        strips += [np.full((gap, strip.shape[1], 3), WHITE, np.uint8), strip]
-    return np.concatenate(strips, axis=0)
-
-
 def copy_paste_figure(
     samples: Sequence[Sample],
     texture: BackgroundSource | None = None,
@@ -180,10 +133,3 @@ def copy_paste_figure(
     columns = composite_columns(texture is not None, gaussian)
     rows = [row_cells(samples, r, columns, texture, threshold, seed, cell) for r in range(len(samples))]
     return grid(rows, ["original", "mask", *(c.title for c in columns)], gap)
-
-
-def write_png(path: str, figure: np.ndarray) -> None:
-    """Save an RGB figure as PNG (OpenCV writes BGR); the folder is created, a failed write raises."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    if not cv2.imwrite(path, cv2.cvtColor(figure, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"cannot write {path!r} (is the extension .png?)")

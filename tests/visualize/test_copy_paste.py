@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from pretrain.augment.copy_paste import texture_source
-from pretrain.visualize.copy_paste import HEADER, Sample, copy_paste_figure, load_sample, write_png
+from pretrain.visualize.copy_paste import Sample, copy_paste_figure, load_sample
+from pretrain.visualize.grid import HEADER, write_png
 from tests.conftest import REPO
 
 TOOL = os.path.join(REPO, "tools", "visualize.py")
@@ -103,7 +104,7 @@ def test_load_sample_missing_mask_names_path(tmp_path):
 
 
 def run_tool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, TOOL, *args], capture_output=True, text=True, timeout=60, cwd=REPO)
+    return subprocess.run([sys.executable, TOOL, *args], capture_output=True, text=True, timeout=300, cwd=REPO)
 
 
 def test_tool_writes_png(tmp_path):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
+from typing import Any
 
 from fvcore.common.config import CfgNode
 
@@ -36,6 +38,36 @@ def _flatten(node: dict, prefix: str = "") -> list[str]:
     return keys
 
 
+def _default(cfg: CfgNode, key: str) -> Any:
+    for part in key.split("."):
+        cfg = cfg[part]
+    return cfg
+
+
+def _int_as_float(default: Any, value: Any) -> Any:
+    """``0`` where the default is a float means ``0.0``: fvcore would reject it as a type change."""
+    if not isinstance(default, float):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value
+        return repr(float(parsed)) if type(parsed) is int else value
+    return float(value) if type(value) is int else value
+
+
+def _ints_as_floats(cfg: CfgNode, loaded: dict) -> dict:
+    """A YAML file's values with :func:`_int_as_float` applied against the defaults."""
+    out = {}
+    for k, v in loaded.items():
+        if isinstance(v, dict) and isinstance(cfg.get(k), CfgNode):
+            out[k] = _ints_as_floats(cfg[k], v)
+        else:
+            out[k] = _int_as_float(cfg.get(k), v)
+    return out
+
+
 def load_config(config_file: str = "", opts: Sequence[str] = (), defaults: CfgNode | None = None) -> CfgNode:
     """Defaults <- ``config_file`` (with ``_BASE_`` chains) <- ``KEY VALUE`` ``opts``, frozen.
 
@@ -49,10 +81,11 @@ def load_config(config_file: str = "", opts: Sequence[str] = (), defaults: CfgNo
             _check_keys(cfg, _flatten(loaded))
         except KeyError as e:
             raise KeyError(f"{config_file}: {e.args[0]}") from None
-        cfg.merge_from_other_cfg(CfgNode(loaded))
+        cfg.merge_from_other_cfg(CfgNode(_ints_as_floats(cfg, loaded)))
     if len(opts) % 2:
         raise ValueError(f"overrides come in KEY VALUE pairs, got an odd number: {list(opts)}")
     _check_keys(cfg, opts[0::2])
-    cfg.merge_from_list(list(opts))
+    values = [_int_as_float(_default(cfg, key), value) for key, value in zip(opts[0::2], opts[1::2], strict=True)]
+    cfg.merge_from_list([x for pair in zip(opts[0::2], values, strict=True) for x in pair])
     cfg.freeze()
     return cfg

@@ -63,3 +63,12 @@ def test_dilo_configs_are_the_paper_settings():
     assert sorted(c.COPY_PASTE.PROB for c in ablations if c.COPY_PASTE.PROB != 0.5) == [0.2, 0.8, 1.0]
     assert {c.COPY_PASTE.BACKGROUND for c in ablations} == {"gray", "texture", "image"}
     assert {c.COPY_PASTE.BLEND for c in ablations} == {"none", "gaussian", "mix"}
+
+
+def test_integer_where_a_float_is_expected(tmp_path):
+    (tmp_path / "c.yaml").write_text("COPY_PASTE:\n  PROB: 1\n")
+    assert load_config(str(tmp_path / "c.yaml")).COPY_PASTE.PROB == 1.0
+    cfg = load_config("", ["COPY_PASTE.PROB", "0", "SOLVER.BASE_LR", "1"])
+    assert cfg.COPY_PASTE.PROB == 0.0 and isinstance(cfg.COPY_PASTE.PROB, float)
+    assert cfg.SOLVER.BASE_LR == 1.0 and isinstance(cfg.SOLVER.BASE_LR, float)
+    assert load_config("", ["SOLVER.EPOCHS", "3"]).SOLVER.EPOCHS == 3  # ints stay ints

@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from pretrain.config import get_cfg
-from pretrain.models import EmbeddingModel
 from pretrain.models.weights import load_model
 
 SPACES = ("embedding", "penultimate")
@@ -76,16 +75,15 @@ def load_frozen_model(name: str, path: str, size: int | None = None, space: str 
     """
     if space not in SPACES:
         raise ValueError(f"feature space must be one of {SPACES}, got {space!r}")
-    model, cfg = load_model(path)
-    head = model.head if isinstance(model, EmbeddingModel) else None
+    loaded = load_model(path)
+    cfg, head = loaded.cfg, loaded.head
     if space == "embedding" and head is None:
         raise ValueError(
             f"{path!r} has no embedding head (only a dilo pretraining checkpoint has one); use the penultimate space"
         )
     inputs = (cfg or get_cfg()).INPUT
     size = size or (inputs.SIZE if cfg is not None else DEFAULT_SIZE)
-    backbone = model.backbone if isinstance(model, EmbeddingModel) else model
-    return FrozenModel(name, backbone, head if space == "embedding" else None, size, inputs.MEAN, inputs.STD)
+    return FrozenModel(name, loaded.backbone, head if space == "embedding" else None, size, inputs.MEAN, inputs.STD)
 
 
 def model_spec(text: str) -> tuple[str, str]:

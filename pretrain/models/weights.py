@@ -10,6 +10,7 @@ and its depth, width and stem are read from the tensors.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -18,7 +19,7 @@ from torch import nn
 
 from pretrain.config import get_cfg
 
-from . import build_backbone, build_model
+from . import build_model
 from .resnet import ResNet
 
 # Prefixes a backbone key can carry: DDP's wrapper, then dilo's embedding model.
@@ -103,35 +104,30 @@ def checkpoint_config(obj: dict[str, Any], path: str = "<checkpoint>") -> CfgNod
     return cfg
 
 
-def load_backbone(path: str) -> nn.Module:
-    """A backbone with the weights of ``path`` (any of the three kinds), in eval mode, on the CPU."""
+@dataclass
+class LoadedModel:
+    """What a weights file holds: always a backbone; a pretraining checkpoint adds its head and config."""
+
+    backbone: nn.Module  # images -> pooled penultimate features
+    head: nn.Module | None  # features -> the embedding instance discrimination compares images in
+    cfg: CfgNode | None
+
+
+def load_model(path: str) -> LoadedModel:
+    """Everything ``path`` holds (any of the three kinds), in eval mode, on the CPU, from one read."""
     obj = read_weights(path)
     if not is_pretraining_checkpoint(obj):
-        return _plain_backbone(obj, path)
-    model = build_backbone(checkpoint_config(obj, path))
-    load_state(model, backbone_state_dict(obj["model"]), path)
-    return model.eval()
-
-
-def _plain_backbone(obj: dict[str, Any], path: str) -> nn.Module:
-    """The ResNet of a converted or torchvision state dict (optionally under "state_dict"), in eval mode."""
-    state = backbone_state_dict(obj.get("state_dict", obj))
-    model = infer_resnet(state, path)
-    load_state(model, state, path)
-    return model.eval()
-
-
-def load_model(path: str) -> tuple[nn.Module, CfgNode | None]:
-    """Everything ``path`` holds, in eval mode, on the CPU, from one read of the file.
-
-    A pretraining checkpoint gives its whole :class:`EmbeddingModel` (backbone and embedding
-    head: the space instance discrimination compares images in) and its config; a converted or
-    torchvision file gives its backbone and no config.
-    """
-    obj = read_weights(path)
-    if not is_pretraining_checkpoint(obj):
-        return _plain_backbone(obj, path), None
+        state = backbone_state_dict(obj.get("state_dict", obj))  # torchvision files may nest it
+        backbone = infer_resnet(state, path)
+        load_state(backbone, state, path)
+        return LoadedModel(backbone.eval(), None, None)
     cfg = checkpoint_config(obj, path)
     model = build_model(cfg)
     load_state(model, {k.removeprefix("module."): v for k, v in obj["model"].items()}, path)
-    return model.eval(), cfg
+    model.eval()
+    return LoadedModel(model.backbone, model.head, cfg)
+
+
+def load_backbone(path: str) -> nn.Module:
+    """The backbone of ``path`` (any of the three kinds), in eval mode, on the CPU."""
+    return load_model(path).backbone

@@ -15,7 +15,7 @@ from fvcore.common.config import CfgNode
 from torch import nn
 
 from pretrain.config import get_cfg
-from pretrain.models import EmbeddingModel, build_backbone
+from pretrain.models import build_backbone
 from pretrain.models.weights import load_model
 
 
@@ -57,8 +57,8 @@ def load_frozen(cfg: CfgNode, device: torch.device) -> FrozenNetwork:
         backbone, head = random_backbone(cfg), None
         fingerprint = f"random:{m.ARCH}:{m.WIDTH}:{m.CIFAR_STEM}:{cfg.SEED}"
     else:
-        model, _ = load_model(weights)
-        backbone, head = (model.backbone, model.head) if isinstance(model, EmbeddingModel) else (model, None)
+        loaded = load_model(weights)
+        backbone, head = loaded.backbone, loaded.head
         fingerprint = f"sha1:{file_digest(weights)}"
     for module in (backbone, head):
         if module is not None:

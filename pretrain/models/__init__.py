@@ -6,8 +6,10 @@ from fvcore.common.config import CfgNode
 from fvcore.common.registry import Registry
 from torch import nn
 
+from .alexnet import AlexNetBN
 from .embedding import EmbeddingModel
 from .resnet import ResNet
+from .vgg import VGG16BN
 
 BACKBONE_REGISTRY = Registry("BACKBONE")
 BACKBONE_REGISTRY.__doc__ = """Backbones: ``fn(cfg) -> nn.Module`` with ``out_channels``, returning pooled features.
@@ -37,6 +39,19 @@ def resnet50w2(cfg: CfgNode) -> nn.Module:
     return _resnet(cfg, 50, 2.0)
 
 
+@BACKBONE_REGISTRY.register()
+def alexnet_bn(cfg: CfgNode) -> nn.Module:
+    """AlexNet with BN; the probes read fc7. CIFAR_STEM: a 3x3 stride-1 conv1 for small images."""
+    b = cfg.MODEL.BACKBONE
+    return AlexNetBN(width=b.WIDTH, small_stem=b.CIFAR_STEM)
+
+
+@BACKBONE_REGISTRY.register()
+def vgg16_bn(cfg: CfgNode) -> nn.Module:
+    """VGG16 with BN (torchvision's ``features.*``); the probes read pooled conv5_3."""
+    return VGG16BN(width=cfg.MODEL.BACKBONE.WIDTH)
+
+
 def build_backbone(cfg: CfgNode) -> nn.Module:
     name = cfg.MODEL.BACKBONE.NAME
     if name not in BACKBONE_REGISTRY:
@@ -50,4 +65,4 @@ def build_model(cfg: CfgNode) -> EmbeddingModel:
     return EmbeddingModel(build_backbone(cfg), cfg.MODEL.EMBED_DIM)
 
 
-__all__ = ["BACKBONE_REGISTRY", "EmbeddingModel", "ResNet", "build_backbone", "build_model"]
+__all__ = ["BACKBONE_REGISTRY", "VGG16BN", "AlexNetBN", "EmbeddingModel", "ResNet", "build_backbone", "build_model"]

@@ -1,0 +1,202 @@
+"""Runs every (setting, seed) of a reproduction, skips finished ones, and collects the results.
+
+A run is one ordinary pretraining (:class:`pretrain.engine.Trainer`) in
+``<output>/<setting>/seed<seed>``; it is finished when ``result.json`` (its final kNN and
+linear-probe metrics, written atomically last) exists there, so a killed reproduction continues
+where it stopped (an interrupted run resumes from its last checkpoint). Runs go one at a time in
+this process, or ``jobs`` at a time in spawned processes (several small runs share one GPU).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from pretrain.config import load_config
+from pretrain.data.build import dataset_roots, mask_root
+from pretrain.engine import Trainer
+from pretrain.utils.atomic import atomic_open
+from pretrain.utils.logger import setup_logger
+
+from .settings import SETTINGS, TABLE2, Panel
+from .tables import aggregate, format_tables
+
+logger = logging.getLogger("pretrain.reproduce")
+
+RESULT = "result.json"
+REPORT = "reproduce.json"
+
+
+@dataclass(frozen=True)
+class Run:
+    setting: str
+    seed: int
+    opts: tuple[str, ...]  # every override, OUTPUT_DIR included
+
+    @property
+    def output_dir(self) -> str:
+        return self.opts[self.opts.index("OUTPUT_DIR") + 1]
+
+
+def plan_runs(output: str, settings: list[str], seeds: list[int], opts: list[str], texture_root: str = "") -> list[Run]:
+    """One run per (setting, seed); ``opts`` apply to all, before each setting's own.
+
+    Seeds are the outer loop, so a reproduction stopped early still has every setting at the first seeds.
+    """
+    unknown = [s for s in settings if s not in SETTINGS]
+    if unknown:
+        raise ValueError(f"unknown settings {unknown}; known: {list(SETTINGS)}")
+    runs = []
+    for seed in seeds:
+        for setting in settings:
+            extra = ("COPY_PASTE.TEXTURE_ROOT", texture_root) if setting == "texture" else ()
+            out = os.path.join(output, setting, f"seed{seed}")
+            runs.append(Run(setting, seed, (*opts, *SETTINGS[setting], *extra, "SEED", str(seed), "OUTPUT_DIR", out)))
+    return runs
+
+
+def available_settings(settings: list[str], texture_root: str) -> tuple[list[str], list[str]]:
+    """The settings that can run here, and a note for each one left out."""
+    if "texture" in settings and not (texture_root and os.path.isdir(texture_root)):
+        note = f"texture backgrounds skipped: no texture folder at --texture-root {texture_root!r}"
+        return [s for s in settings if s != "texture"], [note]
+    return list(settings), []
+
+
+def read_result(run: Run) -> dict[str, Any] | None:
+    """A finished run's result, or None; a result trained with other overrides is an error."""
+    path = os.path.join(run.output_dir, RESULT)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        result = json.load(f)
+    if result.get("opts") != list(run.opts):
+        raise ValueError(
+            f"{path} was trained with other overrides ({result.get('opts')}) than this reproduction asks for "
+            f"({list(run.opts)}): use another --output or delete that run"
+        )
+    return result
+
+
+def _write_json(path: str, obj: Any) -> None:
+    with atomic_open(path) as f:
+        f.write((json.dumps(obj, indent=2) + "\n").encode())
+
+
+def train_run(config_file: str, run: Run, device: str, threads: int = 0) -> dict[str, Any]:
+    """Trains one run to the end (resuming a checkpoint if one is there) and writes its result."""
+    done = read_result(run)
+    if done is not None:
+        return {**done, "skipped": True}
+    if threads:
+        torch.set_num_threads(threads)
+    cfg = load_config(config_file, list(run.opts))
+    setup_logger(cfg.OUTPUT_DIR)
+    with atomic_open(os.path.join(cfg.OUTPUT_DIR, "config.yaml")) as f:
+        f.write(cfg.dump().encode())
+    start = time.perf_counter()
+    trainer = Trainer(cfg, torch.device(device))
+    trainer.resume_or_start(True)
+    metrics = trainer.train()
+    trainer.close()
+    if metrics.get("interrupted"):
+        raise RuntimeError(f"run {run.output_dir} was interrupted by SIGTERM; rerun to continue it")
+    result = {"setting": run.setting, "seed": run.seed, "opts": list(run.opts), **metrics}
+    result["seconds"] = time.perf_counter() - start
+    _write_json(os.path.join(run.output_dir, RESULT), result)
+    return result
+
+
+def prepare_data(config_file: str, runs: list[Run]) -> None:
+    """Generates the data set and every mask kind the runs need, once, before runs start in parallel."""
+    seen = set()
+    for run in runs:
+        cfg = load_config(config_file, list(run.opts))
+        key = (cfg.DATA.SOURCE, cfg.DATA.EMBEDDED.MASKS if cfg.COPY_PASTE.PROB > 0 else "")
+        if key in seen:
+            continue
+        seen.add(key)
+        train_root, _ = dataset_roots(cfg)
+        if cfg.COPY_PASTE.PROB > 0:
+            mask_root(cfg, train_root)
+
+
+def run_all(config_file: str, runs: list[Run], device: str, jobs: int = 1) -> list[dict[str, Any]]:
+    """Every run's result, in the order of ``runs``; finished runs are read, not retrained."""
+    prepare_data(config_file, runs)
+    bar = tqdm(total=len(runs), desc="reproduce runs")
+    results: list[dict[str, Any]] = []
+    if jobs <= 1:
+        for run in runs:
+            bar.set_postfix(setting=run.setting, seed=run.seed)
+            results.append(train_run(config_file, run, device))
+            bar.update()
+    else:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        ctx = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(train_run, config_file, run, device, threads) for run in runs]
+            for future in concurrent.futures.as_completed(futures):
+                future.result()  # raise the first failure at once
+                bar.update()
+            results = [f.result() for f in futures]
+    bar.close()
+    return results
+
+
+def finished_results(runs: list[Run]) -> list[dict[str, Any]]:
+    """The results of the runs that have finished, trains nothing: tables of a reproduction under way."""
+    return [{**r, "skipped": True} for r in map(read_result, runs) if r is not None]
+
+
+def reproduce(
+    config_file: str,
+    output: str,
+    settings: list[str],
+    seeds: list[int],
+    opts: list[str],
+    device: str,
+    jobs: int = 1,
+    texture_root: str = "",
+    panels: tuple[Panel, ...] = TABLE2,
+    notes: tuple[str, ...] = (),
+    train: bool = True,
+) -> dict[str, Any]:
+    """Trains (or reads) every run, aggregates over seeds and writes ``<output>/reproduce.json``.
+
+    ``train`` False tabulates only the runs already finished and lists the others as missing.
+    """
+    start = time.perf_counter()
+    runs = plan_runs(output, settings, seeds, opts, texture_root)
+    results = run_all(config_file, runs, device, jobs) if train else finished_results(runs)
+    done = {(r["setting"], r["seed"]) for r in results}
+    grouped: dict[str, list[dict[str, Any]]] = {s: [] for s in settings}
+    for result in results:
+        grouped[result["setting"]].append(result)
+    summary = aggregate(grouped)
+    report = {
+        "config_file": config_file,
+        "opts": opts,
+        "settings": settings,
+        "seeds": seeds,
+        "notes": list(notes),
+        "runs": results,
+        "summary": summary,
+        "tables": format_tables(summary, panels),
+        "seconds": time.perf_counter() - start,
+        "run_seconds": sum(r["seconds"] for r in results),
+        "trained": sum(not r.get("skipped") for r in results),
+        "missing": [r.output_dir for r in runs if (r.setting, r.seed) not in done],
+    }
+    _write_json(os.path.join(output, REPORT), report)
+    logger.info(json.dumps({"reproduce": output, "runs": len(results), "trained": report["trained"]}))
+    return report

@@ -1,0 +1,61 @@
+"""Mean and spread over seeds, laid out like the paper's Table 2 (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .settings import TABLE2, Panel
+
+METRICS = {"linear_top1": "linear", "knn_top1": "kNN"}
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0 for a single value)."""
+    if not values:
+        raise ValueError("mean_std needs at least one value")
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def aggregate(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """setting -> {metric: {"mean", "std", "values"}, "seeds": n} from each run's final metrics."""
+    out: dict[str, dict[str, Any]] = {}
+    for setting, results in runs.items():
+        if not results:
+            continue
+        entry: dict[str, Any] = {"seeds": len(results)}
+        for key in METRICS:
+            values = [r[key] for r in results if key in r]
+            if values:
+                mean, std = mean_std(values)
+                entry[key] = {"mean": mean, "std": std, "values": values}
+        out[setting] = entry
+    return out
+
+
+def _cell(entry: dict[str, Any] | None, key: str) -> str:
+    if entry is None or key not in entry:
+        return "-"
+    m = entry[key]
+    return f"{m['mean']:.1f}" if len(m["values"]) == 1 else f"{m['mean']:.1f} ± {m['std']:.1f}"
+
+
+def format_panel(panel: Panel, summary: dict[str, dict[str, Any]]) -> str:
+    """One panel as a markdown table: a column per setting, a row per metric, the paper's row last."""
+    header = ["", *(c.label for c in panel.columns)]
+    rows = [
+        [f"{name} top-1 here", *(_cell(summary.get(c.setting), key) for c in panel.columns)]
+        for key, name in METRICS.items()
+    ]
+    rows.append(["paper (ImageNet linear)", *(f"{c.paper:.1f}" for c in panel.columns)])
+    lines = [f"**{panel.title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def format_tables(summary: dict[str, dict[str, Any]], panels: tuple[Panel, ...] = TABLE2) -> str:
+    """All panels, blank-line separated; a setting without runs shows "-"."""
+    return "\n\n".join(format_panel(p, summary) for p in panels)

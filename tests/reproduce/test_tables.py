@@ -1,0 +1,112 @@
+"""Table 2's settings, the run plan, and the seed aggregation and layout, checked with numbers."""
+
+import json
+import os
+
+import pytest
+
+from pretrain.config import load_config
+from pretrain.data.build import embedded_spec
+from pretrain.reproduce import (
+    SETTINGS,
+    TABLE2,
+    Column,
+    Panel,
+    aggregate,
+    available_settings,
+    format_panel,
+    format_tables,
+    mean_std,
+    plan_runs,
+    read_result,
+    table_settings,
+)
+
+
+def test_mean_std_uses_the_sample_deviation():
+    assert mean_std([50.0, 52.0, 57.0]) == pytest.approx((53.0, 3.605551))
+    assert mean_std([41.5]) == (41.5, 0.0)
+    with pytest.raises(ValueError, match="at least one"):
+        mean_std([])
+
+
+def test_aggregate_over_seeds():
+    runs = {
+        "rbd": [{"linear_top1": 50.0, "knn_top1": 40.0}, {"linear_top1": 54.0, "knn_top1": 44.0}],
+        "baseline": [{"linear_top1": 45.0, "knn_top1": 39.0, "epochs": 20}],
+        "gs": [],
+    }
+    summary = aggregate(runs)
+    assert set(summary) == {"rbd", "baseline"}
+    assert summary["rbd"]["seeds"] == 2
+    assert summary["rbd"]["linear_top1"]["mean"] == 52.0
+    assert summary["rbd"]["linear_top1"]["std"] == pytest.approx(2.828427)
+    assert summary["rbd"]["knn_top1"]["values"] == [40.0, 44.0]
+    assert summary["baseline"]["knn_top1"] == {"mean": 39.0, "std": 0.0, "values": [39.0]}
+
+
+def test_panel_layout_is_the_papers_with_our_rows_above():
+    panel = Panel("(x) demo", (Column("A", "rbd", 59.3), Column("B", "gs", 57.8)))
+    summary = aggregate({"rbd": [{"linear_top1": 50.0, "knn_top1": 40.0}, {"linear_top1": 54.0, "knn_top1": 44.0}]})
+    assert format_panel(panel, summary) == "\n".join(
+        [
+            "**(x) demo**",
+            "",
+            "|  | A | B |",
+            "|---|---|---|",
+            "| linear top-1 here | 52.0 ± 2.8 | - |",
+            "| kNN top-1 here | 42.0 ± 2.8 | - |",
+            "| paper (ImageNet linear) | 59.3 | 57.8 |",
+        ]
+    )
+    one_seed = format_panel(panel, aggregate({"gs": [{"linear_top1": 47.25, "knn_top1": 30.0}]}))
+    assert "| linear top-1 here | - | 47.2 |" in one_seed  # one seed: no spread shown
+
+
+def test_table2_has_the_papers_panels_and_numbers():
+    text = format_tables({})
+    assert [line for line in text.splitlines() if line.startswith("**")] == [
+        "**(a) saliency estimation**",
+        "**(b) copy-paste ratio**",
+        "**(c) background**",
+        "**(d) blending**",
+    ]
+    assert "| paper (ImageNet linear) | 56.5 | 57.8 | 58.1 | 59.3 | 62.9 |" in text
+    assert "| paper (ImageNet linear) | 59.3 | 59.3 | 57.5 | 44.5 |" in text
+    assert table_settings(TABLE2) == list(SETTINGS)  # every setting is read, each once
+
+
+def test_plan_puts_seeds_outermost_and_each_setting_its_overrides(tmp_path):
+    runs = plan_runs(str(tmp_path), ["baseline", "texture"], [3, 4], ["SOLVER.EPOCHS", "5"], "/tex")
+    assert [(r.setting, r.seed) for r in runs] == [("baseline", 3), ("texture", 3), ("baseline", 4), ("texture", 4)]
+    assert runs[1].output_dir == os.path.join(str(tmp_path), "texture", "seed3")
+    assert runs[1].opts == (
+        "SOLVER.EPOCHS", "5", "COPY_PASTE.PROB", "0.5", "DATA.EMBEDDED.MASKS", "rbd", "COPY_PASTE.BACKGROUND",
+        "texture", "COPY_PASTE.TEXTURE_ROOT", "/tex", "SEED", "3", "OUTPUT_DIR", runs[1].output_dir,
+    )  # fmt: skip
+    assert "COPY_PASTE.TEXTURE_ROOT" not in runs[0].opts
+    with pytest.raises(ValueError, match="unknown settings \\['basnet'\\]"):
+        plan_runs(str(tmp_path), ["basnet"], [0], [])
+
+
+def test_seeds_vary_training_but_not_the_embedded_images(tmp_path):
+    a, b = plan_runs(str(tmp_path), ["rbd"], [0, 1], [])
+    cfg_a, cfg_b = load_config("", list(a.opts)), load_config("", list(b.opts))
+    assert (cfg_a.SEED, cfg_b.SEED) == (0, 1)
+    assert embedded_spec(cfg_a).fingerprint() == embedded_spec(cfg_b).fingerprint()
+
+
+def test_texture_column_is_dropped_with_a_note_without_textures(tmp_path):
+    settings, notes = available_settings(["rbd", "texture"], str(tmp_path / "absent"))
+    assert settings == ["rbd"] and "texture" in notes[0] and "absent" in notes[0]
+    assert available_settings(["rbd", "texture"], str(tmp_path)) == (["rbd", "texture"], [])
+
+
+def test_a_result_from_other_overrides_is_refused(tmp_path):
+    (run,) = plan_runs(str(tmp_path), ["rbd"], [0], ["SOLVER.EPOCHS", "5"])
+    assert read_result(run) is None
+    os.makedirs(run.output_dir)
+    with open(os.path.join(run.output_dir, "result.json"), "w") as f:
+        json.dump({"opts": ["SOLVER.EPOCHS", "6"], "linear_top1": 50.0}, f)
+    with pytest.raises(ValueError, match="other overrides"):
+        read_result(run)

@@ -16,7 +16,6 @@ The final metrics are written to ``OUTPUT_DIR/results.json`` (``tools/detection_
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -32,7 +31,7 @@ from detectron2.evaluation import PascalVOCDetectionEvaluator  # noqa: E402
 
 import detection  # noqa: E402, F401  (registers Res5ROIHeadsExtraNorm)
 from detection.datasets import datasets_root, register_voc  # noqa: E402
-from pretrain.utils.atomic import atomic_open  # noqa: E402
+from pretrain.utils.atomic import write_json  # noqa: E402
 
 logger = logging.getLogger("detectron2")
 
@@ -89,8 +88,7 @@ def write_results(cfg: CfgNode, results: dict) -> None:
     if not comm.is_main_process():
         return
     payload = {"results": results, "seed": cfg.SEED, "weights": cfg.MODEL.WEIGHTS, "datasets": list(cfg.DATASETS.TEST)}
-    with atomic_open(os.path.join(cfg.OUTPUT_DIR, "results.json")) as f:
-        f.write(json.dumps(payload, indent=2, default=float).encode())
+    write_json(os.path.join(cfg.OUTPUT_DIR, "results.json"), payload)
 
 
 def main(args) -> dict:

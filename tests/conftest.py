@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
+import torch
 from fvcore.common.config import CfgNode
 
 from pretrain.config import load_config
@@ -57,3 +59,13 @@ def tiny_cfg(embedded_cache: str, tmp_path) -> CfgNode:
 
 def tiny_config(cache_dir: str, output_dir: str, *opts: str) -> CfgNode:
     return load_config("", [*TINY, "DATA.EMBEDDED.CACHE_DIR", cache_dir, "OUTPUT_DIR", output_dir, *opts])
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One intra-op thread: tiny tensors gain nothing from threads, and on a busy 2-core machine
+    their barriers cost seconds (inference measured 7x slower with two)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

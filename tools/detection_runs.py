@@ -12,7 +12,6 @@ with ``--resume``: a rerun continues unfinished runs and skips finished ones (th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import sys
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
 
 from detection.runs import aggregate, format_table, read_run  # noqa: E402
-from pretrain.utils.atomic import atomic_open  # noqa: E402
+from pretrain.utils.atomic import write_json  # noqa: E402
 
 TRAIN_NET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "detection", "train_net.py")
 
@@ -59,8 +58,7 @@ def main(args: argparse.Namespace) -> dict:
     summary = aggregate(runs)
     print(format_table(runs, summary))
     payload = {"config": args.config_file, "opts": args.opts, "runs": runs, "summary": summary}
-    with atomic_open(os.path.join(args.output_dir, "summary.json")) as f:
-        f.write(json.dumps(payload, indent=2).encode())
+    write_json(os.path.join(args.output_dir, "summary.json"), payload)
     return payload
 
 

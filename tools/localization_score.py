@@ -21,7 +21,6 @@ KEY VALUE overrides (and --config-file) set the embedded set (DATA.EMBEDDED.*).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -42,7 +41,7 @@ from pretrain.diagnosis.localization import (  # noqa: E402
     paired_differences,
     score_models,
 )
-from pretrain.utils.atomic import atomic_open  # noqa: E402
+from pretrain.utils.atomic import write_json  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -86,8 +85,7 @@ def main(args: argparse.Namespace) -> dict:
         print(format_differences(differences))
     if args.json:
         out = {"models": dict(map(model_spec, args.model)), "sets": results, "paired_differences": differences}
-        with atomic_open(args.json) as f:
-            f.write(json.dumps(out, indent=1).encode())
+        write_json(args.json, out, indent=1)
     return results
 
 

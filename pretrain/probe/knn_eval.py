@@ -7,7 +7,6 @@ weights) are compared by their L2-normalized pooled penultimate features. KNN.FE
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -17,7 +16,7 @@ from fvcore.common.config import CfgNode
 
 from pretrain.instdisc import knn_accuracy
 from pretrain.utils import comm
-from pretrain.utils.atomic import atomic_open
+from pretrain.utils.atomic import write_json
 
 from .backbone import FrozenNetwork, load_frozen
 from .cache import features
@@ -79,6 +78,5 @@ def run_knn(cfg: CfgNode, device: torch.device) -> dict:
         "seconds": round(time.perf_counter() - start, 1),
     }
     if comm.is_main_process():
-        with atomic_open(os.path.join(cfg.OUTPUT_DIR, RESULTS)) as f:
-            f.write(json.dumps(summary, indent=2).encode())
+        write_json(os.path.join(cfg.OUTPUT_DIR, RESULTS), summary)
     return summary

@@ -9,7 +9,6 @@ center crop, or on ten crops with TEST.TEN_CROP.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -20,7 +19,7 @@ from fvcore.common.config import CfgNode
 
 from pretrain.data import EpochSampler, build_train_loader
 from pretrain.utils import comm
-from pretrain.utils.atomic import atomic_open
+from pretrain.utils.atomic import write_json
 from pretrain.utils.seed import derive_seed
 
 from .backbone import FrozenNetwork, load_frozen
@@ -121,6 +120,5 @@ def run_linear_probe(cfg: CfgNode, device: torch.device, resume: bool = False) -
         "seconds": round(time.perf_counter() - start, 1),
     }
     if comm.is_main_process():
-        with atomic_open(os.path.join(cfg.OUTPUT_DIR, RESULTS)) as f:
-            f.write(json.dumps(summary, indent=2).encode())
+        write_json(os.path.join(cfg.OUTPUT_DIR, RESULTS), summary)
     return summary

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from pretrain.config import load_config
 from pretrain.data.build import dataset_roots, mask_root
 from pretrain.engine import Trainer
-from pretrain.utils.atomic import atomic_open
+from pretrain.utils.atomic import atomic_open, write_json
 from pretrain.utils.logger import setup_logger
 
 from .settings import SETTINGS, TABLE2, Panel
@@ -87,11 +87,6 @@ def read_result(run: Run) -> dict[str, Any] | None:
     return result
 
 
-def _write_json(path: str, obj: Any) -> None:
-    with atomic_open(path) as f:
-        f.write((json.dumps(obj, indent=2) + "\n").encode())
-
-
 def train_run(config_file: str, run: Run, device: str, threads: int = 0) -> dict[str, Any]:
     """Trains one run to the end (resuming a checkpoint if one is there) and writes its result."""
     done = read_result(run)
@@ -112,7 +107,7 @@ def train_run(config_file: str, run: Run, device: str, threads: int = 0) -> dict
         raise RuntimeError(f"run {run.output_dir} was interrupted by SIGTERM; rerun to continue it")
     result = {"setting": run.setting, "seed": run.seed, "opts": list(run.opts), **metrics}
     result["seconds"] = time.perf_counter() - start
-    _write_json(os.path.join(run.output_dir, RESULT), result)
+    write_json(os.path.join(run.output_dir, RESULT), result)
     return result
 
 
@@ -197,6 +192,6 @@ def reproduce(
         "trained": sum(not r.get("skipped") for r in results),
         "missing": [r.output_dir for r in runs if (r.setting, r.seed) not in done],
     }
-    _write_json(os.path.join(output, REPORT), report)
+    write_json(os.path.join(output, REPORT), report)
     logger.info(json.dumps({"reproduce": output, "runs": len(results), "trained": report["trained"]}))
     return report

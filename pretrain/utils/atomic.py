@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 
 @contextmanager
@@ -37,3 +38,9 @@ def _umask() -> int:
     mask = os.umask(0)  # the only way to read it is to set it
     os.umask(mask)
     return mask
+
+
+def write_json(path: str, obj: Any, indent: int = 2) -> None:
+    """``obj`` as JSON at ``path``, atomically: results files are read by other jobs and tools."""
+    with atomic_open(path) as f:
+        f.write((json.dumps(obj, indent=indent, default=float) + "\n").encode())

@@ -40,14 +40,7 @@ SMOKE = [
     "SOLVER.BASE_LR", "0.001", "TEST.PRECISE_BN.ENABLED", "False", "DATALOADER.NUM_WORKERS", "0",
 ]  # fmt: skip
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One thread: on a shared 2-core machine spinning OpenMP threads made inference 7x slower (0.33 vs 2.4 s/image)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

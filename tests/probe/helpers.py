@@ -12,8 +12,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-import torch
 from PIL import Image
 
 from pretrain.utils.image_io import list_images, load_rgb
@@ -112,15 +110,6 @@ def pretrained(base: str, roots: list[str]) -> str:
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     return path
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Probes run many tiny matmuls: on a busy 2-core machine, intra-op threads cost more than they give."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def probe_data(base: str) -> dict[str, str]:

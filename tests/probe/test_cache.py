@@ -12,7 +12,8 @@ from pretrain.probe.backbone import load_frozen
 from pretrain.probe.datasets import LabeledImages
 from pretrain.probe.defaults import get_probe_cfg
 from pretrain.probe.transforms import probe_test_transform, probe_train_transform
-from tests.probe.helpers import one_thread  # noqa: F401 (autouse)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

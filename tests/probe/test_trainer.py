@@ -8,7 +8,8 @@ import torch
 from pretrain.probe.defaults import get_probe_cfg
 from pretrain.probe.protocol import cached_batches
 from pretrain.probe.trainer import PROBE_LAST, ProbeTrainer, evaluate, lr_at
-from tests.probe.helpers import one_thread  # noqa: F401 (autouse)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cfg(out, *opts):

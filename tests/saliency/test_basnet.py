@@ -6,7 +6,7 @@ in for it. Inference runs at 32 px (the smallest input the six encoder stages al
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -59,14 +59,7 @@ REFERENCE_SHAPES = {
     "refunet.conv_d0.weight": (1, 64, 3, 3),
 }
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny inputs gain nothing from threads, and on a busy 2-core machine their barriers cost seconds."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

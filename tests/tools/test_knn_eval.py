@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from tests.probe.helpers import folder_args, load_tool, one_thread, probe_data  # noqa: F401 (autouse)
+from tests.probe.helpers import folder_args, load_tool, probe_data
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 TOOL = load_tool("knn_eval")
 

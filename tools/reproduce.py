@@ -5,7 +5,7 @@ Runs are ordinary pretraining runs of the embedded set; finished ones (with resu
 skipped, so rerunning a killed reproduction continues it. Tables print as markdown and go to
 <output>/reproduce.json.
 
-    python tools/reproduce.py                              # reduced preset on the CPU (about 50 min on 2 quiet cores)
+    python tools/reproduce.py                              # reduced preset on the CPU (about 1 hour on 2 quiet cores)
     python tools/reproduce.py --preset full --device cuda  # the small-scale setting for one GPU machine
     python tools/reproduce.py --seeds 0,1,2 --epochs 40 --settings baseline,rbd,true
 """

@@ -98,7 +98,7 @@ class Preset:
 
 _EPOCHS_100 = ("SOLVER.EPOCHS", "100", "SOLVER.STEPS", "(75, 90)", "TEST.KNN_PERIOD", "0")
 PRESETS: dict[str, Preset] = {
-    # About 1.8 min a run on a quiet 2-core CPU (the demo: 40 epochs in 3.4 min): 26 runs in about 50 min.
+    # 2.0-2.3 min a run measured on a quiet 2-core CPU: 24 runs in 48-55 min, plus GS/MC masks once.
     "reduced": Preset(
         ("SOLVER.EPOCHS", "20", "SOLVER.STEPS", "(15, 18)", "TEST.KNN_PERIOD", "0"),
         (0, 1),

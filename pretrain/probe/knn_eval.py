@@ -7,7 +7,6 @@ weights) are compared by their L2-normalized pooled penultimate features. KNN.FE
 
 from __future__ import annotations
 
-import os
 import time
 
 import torch
@@ -15,12 +14,11 @@ import torch.nn.functional as F
 from fvcore.common.config import CfgNode
 
 from pretrain.instdisc import knn_accuracy
-from pretrain.utils import comm
-from pretrain.utils.atomic import write_json
 
 from .backbone import FrozenNetwork, load_frozen
 from .cache import features
 from .datasets import build_probe_datasets
+from .launch import write_results
 from .transforms import probe_test_transform
 
 RESULTS = "knn.json"
@@ -66,17 +64,5 @@ def run_knn(cfg: CfgNode, device: torch.device) -> dict:
         cfg.KNN.K,
         cfg.KNN.TEMPERATURE,
     )
-    summary = {
-        **acc,
-        "features": space,
-        "k": cfg.KNN.K,
-        "temperature": cfg.KNN.TEMPERATURE,
-        "weights": cfg.MODEL.WEIGHTS,
-        "num_classes": len(train_set.classes),
-        "train_images": len(train_set),
-        "val_images": len(val_set),
-        "seconds": round(time.perf_counter() - start, 1),
-    }
-    if comm.is_main_process():
-        write_json(os.path.join(cfg.OUTPUT_DIR, RESULTS), summary)
-    return summary
+    result = {**acc, "features": space, "k": cfg.KNN.K, "temperature": cfg.KNN.TEMPERATURE}
+    return write_results(cfg, RESULTS, result, len(train_set.classes), (len(train_set), len(val_set)), start)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import time
+from typing import Any
 
 import torch
 from fvcore.common.config import CfgNode
 
 from pretrain.utils import comm
+from pretrain.utils.atomic import write_json
 from pretrain.utils.logger import setup_logger
 
 from .defaults import load_probe_config
@@ -44,3 +47,20 @@ def setup_probe(args: argparse.Namespace, name: str) -> tuple[CfgNode, torch.dev
         with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
             f.write(cfg.dump())
     return cfg, device
+
+
+def write_results(
+    cfg: CfgNode, name: str, result: dict[str, Any], num_classes: int, sizes: tuple[int, int], start: float
+) -> dict[str, Any]:
+    """``result`` plus what every probe reports (weights, classes, image counts, seconds), as OUTPUT_DIR/``name``."""
+    summary = {
+        **result,
+        "weights": cfg.MODEL.WEIGHTS,
+        "num_classes": num_classes,
+        "train_images": sizes[0],
+        "val_images": sizes[1],
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    if comm.is_main_process():
+        write_json(os.path.join(cfg.OUTPUT_DIR, name), summary)
+    return summary

@@ -10,7 +10,6 @@ center crop, or on ten crops with TEST.TEN_CROP.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
 
@@ -19,12 +18,12 @@ from fvcore.common.config import CfgNode
 
 from pretrain.data import EpochSampler, build_train_loader
 from pretrain.utils import comm
-from pretrain.utils.atomic import write_json
 from pretrain.utils.seed import derive_seed
 
 from .backbone import FrozenNetwork, load_frozen
 from .cache import features
 from .datasets import LabeledImages, build_probe_datasets
+from .launch import write_results
 from .linear import fit_linear_probe
 from .trainer import Batches, ProbeTrainer, evaluate
 from .transforms import probe_test_transform, probe_train_transform
@@ -108,17 +107,6 @@ def run_linear_probe(cfg: CfgNode, device: torch.device, resume: bool = False) -
             cached_batches(train, cfg, device) if cfg.FAST.ENABLED else image_batches(net, train_set, cfg, device)
         )
         result = trainer.train(batches, iters, lambda classifier: evaluate(classifier, val, device))
-    summary = {
-        **result,
-        "mode": mode,
-        "ten_crop": cfg.TEST.TEN_CROP,
-        "epochs": 0 if mode == "fast-lbfgs" else cfg.SOLVER.EPOCHS,
-        "weights": cfg.MODEL.WEIGHTS,
-        "num_classes": num_classes,
-        "train_images": len(train_set),
-        "val_images": len(val_set),
-        "seconds": round(time.perf_counter() - start, 1),
-    }
-    if comm.is_main_process():
-        write_json(os.path.join(cfg.OUTPUT_DIR, RESULTS), summary)
-    return summary
+    epochs = 0 if mode == "fast-lbfgs" else cfg.SOLVER.EPOCHS
+    result = {**result, "mode": mode, "ten_crop": cfg.TEST.TEN_CROP, "epochs": epochs}
+    return write_results(cfg, RESULTS, result, num_classes, (len(train_set), len(val_set)), start)

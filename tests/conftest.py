@@ -9,7 +9,7 @@ import pytest
 import torch
 from fvcore.common.config import CfgNode
 
-from pretrain.config import load_config
+from pretrain.config import get_cfg, load_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.environ.get("DILO_SHARED_DATA", os.path.join(REPO, "..", "shared", "data"))
@@ -69,3 +69,12 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def backbone_config(name: str, **backbone: object) -> CfgNode:
+    """The defaults with MODEL.BACKBONE.NAME ``name`` and other MODEL.BACKBONE keys set (e.g. WIDTH=0.5)."""
+    cfg = get_cfg()
+    cfg.MODEL.BACKBONE.NAME = name
+    for k, v in backbone.items():
+        setattr(cfg.MODEL.BACKBONE, k, v)
+    return cfg

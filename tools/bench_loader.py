@@ -13,7 +13,8 @@ A setting is PROB[:BACKGROUND[:BLEND]] (COPY_PASTE.PROB, .BACKGROUND, .BLEND); p
 as the baseline. Without --masks, RBD masks are computed once into output/bench_loader/masks_rbd.
 Backend "cpu" times the whole augmentation in the workers; "gpu" times the workers' half (uint8
 crops, copy-paste included) and, separately, the batched photometric half on the training device
-(``device_images_per_s``: the GPU if there is one, else this process's CPU threads). The first
+(``device_images_per_s``: the GPU if there is one, else this process's CPU threads); "resident"
+(--backends resident, for small sets) times whole batches augmented on that device. The first
 --warmup batches of each pass (worker start-up) are not timed; each (backend, setting) runs
 --repeats passes, interleaved with the others, and the best pass counts. With --train-iters N,
 each backend also runs N pretraining steps (forward, loss, bank, SGD) fed by its loader, with the
@@ -123,7 +124,13 @@ def main() -> None:
     p.add_argument("--masks", help=f"masks mirroring --data (default: RBD, computed into {MASK_CACHE})")
     p.add_argument("--textures", default=TEXTURES, help="texture folder, for settings with the texture background")
     p.add_argument("--settings", nargs="+", default=["0", "0.5"], help="PROB[:BACKGROUND[:BLEND]] (see above)")
-    p.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS, help="INPUT.BACKEND values")
+    p.add_argument(
+        "--backends",
+        nargs="+",
+        default=["cpu", "gpu"],
+        choices=BACKENDS,
+        help="INPUT.BACKEND values (resident: small sets)",
+    )
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="DataLoader worker processes")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--images", type=int, default=1024, help="images timed per pass (whole batches, one epoch at most)")
@@ -150,7 +157,7 @@ def main() -> None:
             opts += [args.textures, "COPY_PASTE.MASK_ROOT", masks or "", "INPUT.BACKEND", backend, *args.opts]
             opts += [x for key, value in s.items() for x in (f"COPY_PASTE.{key}", value)]
             cfg = load_config("", [str(x) for x in opts])
-            loaders.append((cfg, *build_train_loader(cfg, build_train_dataset(cfg, args.data))))
+            loaders.append((cfg, *build_train_loader(cfg, build_train_dataset(cfg, args.data), device)))
             rows.append({"backend": backend, "setting": name(s), "prob": float(s["PROB"])})
             rows[-1] |= {"background": s["BACKGROUND"], "blend": s["BLEND"]}
     warmup = max(1, args.workers) if args.warmup is None else args.warmup
@@ -184,7 +191,7 @@ def main() -> None:
 def print_table(rows: list[dict], args: argparse.Namespace, batches: int) -> None:
     print(f"\n{batches * args.batch} images x {args.repeats} passes, {args.workers} workers, batch {args.batch}")
     print(
-        f"{'backend':<8}{'setting':<24}{'best/s':>10}{'median/s':>10}{'pasted':>8}{'overhead':>10}{'device/s':>10}",
+        f"{'backend':<10}{'setting':<24}{'best/s':>10}{'median/s':>10}{'pasted':>8}{'overhead':>10}{'device/s':>10}",
         end="",
     )
     print(f"{'train/s':>10}")
@@ -193,7 +200,7 @@ def print_table(rows: list[dict], args: argparse.Namespace, batches: int) -> Non
         overhead = 100.0 * (1.0 - r["images_per_s"] / base[r["backend"]])
         device, train = r.get("device_images_per_s"), r.get("train_images_per_s")
         print(
-            f"{r['backend']:<8}{r['setting']:<24}{r['images_per_s']:>10.1f}{r['median_images_per_s']:>10.1f}"
+            f"{r['backend']:<10}{r['setting']:<24}{r['images_per_s']:>10.1f}{r['median_images_per_s']:>10.1f}"
             f"{r['pasted_fraction']:>8.2f}{overhead:>9.1f}%{'-' if device is None else f'{device:.0f}':>10}"
             f"{'-' if train is None else f'{train:.1f}':>10}"
         )

@@ -107,6 +107,20 @@ class CopyPaste:
         """Whether this sample is pasted (drawn first, so unpasted samples never read a mask)."""
         return rng.random() < self.prob
 
+    def draw_background(
+        self, rng: np.random.Generator, shape: tuple[int, int], source: BackgroundSource | None = None
+    ) -> np.ndarray:
+        """A writable uint8 (h, w, 3) background of the configured kind."""
+        if self.background == "gray":
+            return gray_background(rng, shape)
+        if source is None:
+            raise ValueError(f"COPY_PASTE.BACKGROUND {self.background!r} needs a background source")
+        return np.array(source(rng, shape), dtype=np.uint8, order="C")
+
+    def draw_blur(self, rng: np.random.Generator) -> bool:
+        """Whether this composite blends with a Gaussian-smoothed mask (always, never, or mix's coin)."""
+        return self.blend == "gaussian" or (self.blend == "mix" and rng.random() < 0.5)
+
     def paste(
         self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, source: BackgroundSource | None = None
     ) -> tuple[np.ndarray, str]:
@@ -114,14 +128,8 @@ class CopyPaste:
         foreground = binarize(mask, self.threshold)
         if not foreground.any():
             return image, "empty"
-        shape = image.shape[:2]
-        if self.background == "gray":
-            bg = gray_background(rng, shape)
-        elif source is None:
-            raise ValueError(f"COPY_PASTE.BACKGROUND {self.background!r} needs a background source")
-        else:
-            bg = np.array(source(rng, shape), dtype=np.uint8, order="C")  # a writable copy
-        if not (self.blend == "gaussian" or (self.blend == "mix" and rng.random() < 0.5)):
+        bg = self.draw_background(rng, image.shape[:2], source)
+        if not self.draw_blur(rng):
             return cv2.copyTo(np.ascontiguousarray(image), foreground.view(np.uint8), bg), "pasted"
         alpha = cv2.GaussianBlur(foreground.astype(np.float32), (0, 0), self.blur_sigma)[..., None]
         out = alpha * image.astype(np.float32) + (1.0 - alpha) * bg.astype(np.float32)

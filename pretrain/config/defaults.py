@@ -63,6 +63,8 @@ _C.INPUT.STD = (0.229, 0.224, 0.225)
 # reference path). "gpu": workers decode JPEGs at reduced size, crop and copy-paste, and hand
 # uint8 crops over; grayscale, jitter, flip and normalization run batched on the training device
 # (the CPU when there is none). Same parameters per sample, same distribution; for a GPU's rate.
+# "resident": small sets (the embedded set, Caltech-20 at 64 px) are decoded once and held on the
+# training device, which crops, pastes and colors whole batches; no workers. Same draws again.
 _C.INPUT.BACKEND = "cpu"
 
 # ---------------------------------------------------------------------------------------------

@@ -19,11 +19,12 @@ from pretrain.utils.image_io import list_images, load_rgb
 from .embedded import EmbeddedSpec, ensure_embedded
 from .fast_augment import CropAugmentation
 from .image_folder import FastInstanceFolder, InstanceFolder
+from .resident import ResidentLoader
 from .sampler import EpochSampler
 from .transforms import build_test_transform, build_train_transform
 
 SOURCES = ("folder", "embedded")
-BACKENDS = ("cpu", "gpu")  # INPUT.BACKEND: where the photometric augmentations run
+BACKENDS = ("cpu", "gpu", "resident")  # INPUT.BACKEND: where augmentations run, see build_train_loader
 
 logger = logging.getLogger("pretrain")
 
@@ -57,13 +58,22 @@ def dataset_roots(cfg: CfgNode) -> tuple[str, str]:
     return cfg.DATA.TRAIN_ROOT, cfg.DATA.VAL_ROOT
 
 
-def build_train_loader(cfg: CfgNode, dataset: InstanceFolder) -> tuple[DataLoader, EpochSampler]:
-    """Each rank loads IMS_PER_BATCH / world_size augmented images per step."""
+def build_train_loader(
+    cfg: CfgNode, dataset: InstanceFolder, device: torch.device | None = None
+) -> tuple[DataLoader | ResidentLoader, EpochSampler]:
+    """Each rank loads IMS_PER_BATCH / world_size augmented images per step.
+
+    INPUT.BACKEND "cpu": DataLoader workers augment with PIL (the reference); "gpu": workers crop,
+    ``device`` colors (:mod:`.fast_augment`); "resident": the decoded set lives on ``device``,
+    which does everything (:mod:`.resident`, for small sets).
+    """
     world = comm.get_world_size()
     if cfg.SOLVER.IMS_PER_BATCH % world:
         raise ValueError(f"SOLVER.IMS_PER_BATCH={cfg.SOLVER.IMS_PER_BATCH} is not divisible by {world} processes")
     batch = cfg.SOLVER.IMS_PER_BATCH // world
     sampler = EpochSampler(len(dataset), batch, comm.get_rank(), world, cfg.SEED)
+    if cfg.INPUT.BACKEND == "resident":
+        return ResidentLoader(cfg, dataset, sampler, device or torch.device("cpu")), sampler
     loader = DataLoader(
         dataset,
         batch_size=batch,

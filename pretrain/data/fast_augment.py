@@ -35,6 +35,7 @@ DCT_SCALES = (8, 4, 2)  # the reductions libjpeg decodes directly
 LUMA = (0.299, 0.587, 0.114)
 # torchvision's ColorJitter numbering of its four operations (the "order" parameter).
 BRIGHTNESS, CONTRAST, SATURATION, HUE = range(4)
+IDENTITY = (1.0, 1.0, 1.0, 0.0)  # the factors that leave an image unchanged, in that numbering
 
 
 def draft_scale(box: Box, size: tuple[int, int]) -> int:
@@ -95,7 +96,7 @@ class CropAugmentation:
         return {
             "gray": gray[0],
             "order": order,
-            "factors": torch.tensor([1.0 if f is None else f for f in factors[:3]] + [factors[3] or 0.0]),
+            "factors": torch.tensor([IDENTITY[k] if f is None else f for k, f in enumerate(factors)]),
             "flip": flip[0],
         }
 
@@ -155,16 +156,21 @@ class PhotometricAugmentation:
         self.device = device
 
     def __call__(self, images: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
-        order = params["order"].cpu()  # (N, 4): which operation each sample applies at each position
         images = images.to(self.device, non_blocking=True)
+        return self.apply(images.permute(0, 3, 1, 2).float().div_(255.0), params)  # channels-last strides
+
+    def apply(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Float images (N, 3, H, W) in [0, 1] on the device, modified in place -> normalized."""
+        order = params["order"].cpu()  # (N, 4): which operation each sample applies at each position
         gray = params["gray"].to(self.device, non_blocking=True).view(-1, 1, 1, 1)
         flip = params["flip"].to(self.device, non_blocking=True).view(-1, 1, 1, 1)
         factors = params["factors"].to(self.device, non_blocking=True)
-        x = images.permute(0, 3, 1, 2).float().div_(255.0)  # channels-last strides, no copy of the layout
+        # An operation whose range is zero (e.g. the demo's hue) has the identity factor: torchvision skips it.
+        active = params["factors"].cpu() != torch.tensor(IDENTITY)
         x = torch.where(gray, luma(x).expand_as(x), x)
         for position in range(order.shape[1]):
             for op, fn in JITTER.items():
-                rows = (order[:, position] == op).nonzero().flatten()
+                rows = ((order[:, position] == op) & active[:, op]).nonzero().flatten()
                 if len(rows):
                     rows = rows.to(self.device, non_blocking=True)
                     x[rows] = fn(x[rows], factors[rows, op])

@@ -93,7 +93,8 @@ class InstanceFolder(Dataset):
     def path(self, index: int) -> str:
         return os.path.join(self.root, self.paths[index])
 
-    def _load(self, index: int) -> tuple[Image.Image, int, int]:
+    def load(self, index: int) -> tuple[Image.Image, int, int]:
+        """(image, its index, files skipped): image ``index`` or, with ``skip_bad``, the next readable one."""
         for num_bad in range(len(self)):
             i = (index + num_bad) % len(self)
             try:
@@ -144,7 +145,7 @@ class InstanceFolder(Dataset):
         return self.transform.with_mask(img, mask, paste)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        img, index, num_bad = self._load(index)
+        img, index, num_bad = self.load(index)
         status = "off"
         if self.transform is not None:
             with seeded_default_generator(derive_seed(self.seed, self.epoch, index)):

@@ -2,7 +2,6 @@
 
 import os
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -16,34 +15,16 @@ from pretrain.data import BadImageError, build_train_dataset
 from pretrain.data import fast_augment as fa
 from pretrain.data.image_folder import seeded_default_generator
 from pretrain.data.transforms import TrainAugmentation, crop_mask
-from pretrain.engine import Trainer, last_checkpoint
+from pretrain.engine import last_checkpoint
 from pretrain.utils.image_io import load_rgb
 from pretrain.utils.seed import derive_seed
-from tests.conftest import shared_data, tiny_config
+from tests.conftest import tiny_config
+
+from .conftest import train
 
 VOC = ("voc-mini", "VOCdevkit", "VOC2012", "JPEGImages")
 CPU = torch.device("cpu")
 LEVEL = 1.0 / 255.0
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    """12 VOC photos (about 500 x 375) in two classes, one of them enlarged to 2000 px (for reduced
-    decoding), each with an elliptical 0/255 mask of its size."""
-    src = shared_data(*VOC)
-    root = tmp_path_factory.mktemp("photos")
-    for k, name in enumerate(sorted(os.listdir(src))[:12]):
-        img = load_rgb(os.path.join(src, name))
-        if k == 0:
-            img = img.resize((2000, 1500), Image.Resampling.BICUBIC)
-        rel = os.path.join("ab"[k % 2], name)
-        os.makedirs(root / "images" / rel[0], exist_ok=True)
-        os.makedirs(root / "masks" / rel[0], exist_ok=True)
-        img.save(root / "images" / rel, quality=92)
-        mask = np.zeros((img.height, img.width), np.uint8)
-        cv2.ellipse(mask, (img.width // 2, img.height // 2), (img.width // 4, img.height // 3), 0, 0, 360, 255, -1)
-        Image.fromarray(mask).save(root / "masks" / (rel[:-4] + ".png"))
-    return root
 
 
 def _datasets(photos, *opts):
@@ -242,31 +223,14 @@ def test_unknown_backend_is_named(photos):
         build_train_dataset(load_config("", ["INPUT.BACKEND", "tpu"]), str(photos / "images"))
 
 
-def _train(cfg, resume=False, stop_after_step=None):
-    trainer = Trainer(cfg, CPU)
-    trainer.resume_or_start(resume)
-    if stop_after_step is not None:
-        run_step = trainer.run_step
-
-        def step_then_stop(batch, step):
-            loss = run_step(batch, step)
-            trainer._stop_requested = step == stop_after_step  # as SIGTERM's handler does
-            return loss
-
-        trainer.run_step = step_then_stop
-    result = trainer.train()
-    trainer.close()
-    return trainer, result
-
-
 def test_fast_path_trains_and_resumes_bit_identically(embedded_cache, tmp_path):
     opts = ("INPUT.BACKEND", "gpu", "COPY_PASTE.PROB", "0.5", "DATA.EMBEDDED.MASKS", "true", "SOLVER.EPOCHS", "1")
-    whole, result = _train(tiny_config(embedded_cache, str(tmp_path / "whole"), *opts, "TEST.LINEAR_PROBE", "True"))
+    whole, result = train(tiny_config(embedded_cache, str(tmp_path / "whole"), *opts, "TEST.LINEAR_PROBE", "True"))
     assert result["epochs"] == 1 and "knn_top1" in result and "linear_top1" in result
     cfg = tiny_config(embedded_cache, str(tmp_path / "split"), *opts)
-    _, first = _train(cfg, stop_after_step=2)
+    _, first = train(cfg, stop_after_step=2)
     assert first["interrupted"] and last_checkpoint(cfg.OUTPUT_DIR)
-    resumed, _ = _train(cfg, resume=True)
+    resumed, _ = train(cfg, resume=True)
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
     assert torch.equal(whole.criterion.bank.features, resumed.criterion.bank.features)

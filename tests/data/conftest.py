@@ -1,0 +1,53 @@
+"""Fixtures of the data tests: real photos with masks, and a trainer run that can stop midway."""
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pretrain.engine import Trainer
+from pretrain.utils.image_io import load_rgb
+from tests.conftest import shared_data
+
+VOC = ("voc-mini", "VOCdevkit", "VOC2012", "JPEGImages")
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory):
+    """12 VOC photos (about 500 x 375) in two classes, one of them enlarged to 2000 px (for reduced
+    decoding), each with an elliptical 0/255 mask of its size."""
+    src = shared_data(*VOC)
+    root = tmp_path_factory.mktemp("photos")
+    for k, name in enumerate(sorted(os.listdir(src))[:12]):
+        img = load_rgb(os.path.join(src, name))
+        if k == 0:
+            img = img.resize((2000, 1500), Image.Resampling.BICUBIC)
+        rel = os.path.join("ab"[k % 2], name)
+        os.makedirs(root / "images" / rel[0], exist_ok=True)
+        os.makedirs(root / "masks" / rel[0], exist_ok=True)
+        img.save(root / "images" / rel, quality=92)
+        mask = np.zeros((img.height, img.width), np.uint8)
+        cv2.ellipse(mask, (img.width // 2, img.height // 2), (img.width // 4, img.height // 3), 0, 0, 360, 255, -1)
+        Image.fromarray(mask).save(root / "masks" / (rel[:-4] + ".png"))
+    return root
+
+
+def train(cfg, resume=False, stop_after_step=None):
+    """Trains ``cfg`` on the CPU; with ``stop_after_step`` it stops there as on SIGTERM (saving a checkpoint)."""
+    trainer = Trainer(cfg, torch.device("cpu"))
+    trainer.resume_or_start(resume)
+    if stop_after_step is not None:
+        run_step = trainer.run_step
+
+        def step_then_stop(batch, step):
+            loss = run_step(batch, step)
+            trainer._stop_requested = step == stop_after_step  # as SIGTERM's handler does
+            return loss
+
+        trainer.run_step = step_then_stop
+    result = trainer.train()
+    trainer.close()
+    return trainer, result

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import torch
 from fvcore.common.config import CfgNode
 
 from pretrain.config import get_cfg, load_config
+from pretrain.engine import Trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.environ.get("DILO_SHARED_DATA", os.path.join(REPO, "..", "shared", "data"))
@@ -78,3 +81,23 @@ def backbone_config(name: str, **backbone: object) -> CfgNode:
     for k, v in backbone.items():
         setattr(cfg.MODEL.BACKBONE, k, v)
     return cfg
+
+
+def train(cfg: CfgNode, resume: bool = False, stop_at_step: int | None = None) -> tuple[Trainer, dict[str, Any]]:
+    """Trains ``cfg`` on the CPU; with ``stop_at_step`` a SIGTERM arrives after that step, as from a
+    scheduler preempting the job (the trainer saves and returns ``{"interrupted": True, ...}``)."""
+    trainer = Trainer(cfg, torch.device("cpu"))
+    trainer.resume_or_start(resume)
+    if stop_at_step is not None:
+        run_step = trainer.run_step
+
+        def step_then_sigterm(batch: dict, step: int) -> torch.Tensor:
+            loss = run_step(batch, step)
+            if step == stop_at_step:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return loss
+
+        trainer.run_step = step_then_sigterm
+    result = trainer.train()
+    trainer.close()
+    return trainer, result

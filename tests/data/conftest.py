@@ -1,14 +1,12 @@
-"""Fixtures of the data tests: real photos with masks, and a trainer run that can stop midway."""
+"""Fixtures of the data tests: real photos with masks."""
 
 import os
 
 import cv2
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from pretrain.engine import Trainer
 from pretrain.utils.image_io import load_rgb
 from tests.conftest import shared_data
 
@@ -33,21 +31,3 @@ def photos(tmp_path_factory):
         cv2.ellipse(mask, (img.width // 2, img.height // 2), (img.width // 4, img.height // 3), 0, 0, 360, 255, -1)
         Image.fromarray(mask).save(root / "masks" / (rel[:-4] + ".png"))
     return root
-
-
-def train(cfg, resume=False, stop_after_step=None):
-    """Trains ``cfg`` on the CPU; with ``stop_after_step`` it stops there as on SIGTERM (saving a checkpoint)."""
-    trainer = Trainer(cfg, torch.device("cpu"))
-    trainer.resume_or_start(resume)
-    if stop_after_step is not None:
-        run_step = trainer.run_step
-
-        def step_then_stop(batch, step):
-            loss = run_step(batch, step)
-            trainer._stop_requested = step == stop_after_step  # as SIGTERM's handler does
-            return loss
-
-        trainer.run_step = step_then_stop
-    result = trainer.train()
-    trainer.close()
-    return trainer, result

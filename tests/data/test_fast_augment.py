@@ -18,9 +18,7 @@ from pretrain.data.transforms import TrainAugmentation, crop_mask
 from pretrain.engine import last_checkpoint
 from pretrain.utils.image_io import load_rgb
 from pretrain.utils.seed import derive_seed
-from tests.conftest import tiny_config
-
-from .conftest import train
+from tests.conftest import tiny_config, train
 
 VOC = ("voc-mini", "VOCdevkit", "VOC2012", "JPEGImages")
 CPU = torch.device("cpu")
@@ -228,7 +226,7 @@ def test_fast_path_trains_and_resumes_bit_identically(embedded_cache, tmp_path):
     whole, result = train(tiny_config(embedded_cache, str(tmp_path / "whole"), *opts, "TEST.LINEAR_PROBE", "True"))
     assert result["epochs"] == 1 and "knn_top1" in result and "linear_top1" in result
     cfg = tiny_config(embedded_cache, str(tmp_path / "split"), *opts)
-    _, first = train(cfg, stop_after_step=2)
+    _, first = train(cfg, stop_at_step=2)
     assert first["interrupted"] and last_checkpoint(cfg.OUTPUT_DIR)
     resumed, _ = train(cfg, resume=True)
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):

@@ -12,9 +12,8 @@ from pretrain.config import load_config
 from pretrain.data import build_train_dataset, build_train_loader, dataset_roots
 from pretrain.data.resident import PASTED, ResidentLoader, crop_grid, gaussian_kernel_size
 from pretrain.data.transforms import crop_mask
-from tests.conftest import shared_data, tiny_config
+from tests.conftest import shared_data, tiny_config, train
 
-from .conftest import train
 from .test_fast_augment import LEVEL
 
 CPU = torch.device("cpu")
@@ -142,7 +141,7 @@ def test_resident_path_trains_and_resumes_bit_identically(embedded_cache, tmp_pa
     assert isinstance(whole.loader, ResidentLoader) and len(whole.loader) == 4
     assert result["epochs"] == 1 and "knn_top1" in result
     cfg = tiny_config(embedded_cache, str(tmp_path / "split"), *opts)
-    _, first = train(cfg, stop_after_step=2)
+    _, first = train(cfg, stop_at_step=2)
     assert first["interrupted"]
     resumed, _ = train(cfg, resume=True)
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):

@@ -1,35 +1,16 @@
 import json
 import os
-import signal
 from pathlib import Path
 
 import pytest
 import torch
 
-from pretrain.engine import Trainer, last_checkpoint
-from tests.conftest import tiny_config
-
-
-def _train(cfg, resume=False, stop_at_step=None):
-    trainer = Trainer(cfg, torch.device("cpu"))
-    trainer.resume_or_start(resume)
-    if stop_at_step is not None:
-        run_step = trainer.run_step
-
-        def step_then_sigterm(batch, step):
-            loss = run_step(batch, step)
-            if step == stop_at_step:
-                os.kill(os.getpid(), signal.SIGTERM)  # a scheduler preempting the job
-            return loss
-
-        trainer.run_step = step_then_sigterm
-    result = trainer.train()
-    trainer.close()
-    return trainer, result
+from pretrain.engine import last_checkpoint
+from tests.conftest import tiny_config, train
 
 
 def test_run_writes_checkpoints_and_metrics(tiny_cfg):
-    trainer, result = _train(tiny_cfg)
+    trainer, result = train(tiny_cfg)
     out = tiny_cfg.OUTPUT_DIR
     assert result["epochs"] == 2 and "knn_top1" in result
     assert sorted(f for f in os.listdir(out) if f.endswith(".pth")) == ["checkpoint_last.pth", "model_final.pth"]
@@ -44,13 +25,13 @@ def test_run_writes_checkpoints_and_metrics(tiny_cfg):
 
 @pytest.mark.parametrize("stop_at_step", [2, 4])  # mid-epoch, and right at an epoch boundary
 def test_sigterm_then_resume_equals_an_uninterrupted_run(embedded_cache, tmp_path, stop_at_step):
-    whole, _ = _train(tiny_config(embedded_cache, str(tmp_path / "whole")))
+    whole, _ = train(tiny_config(embedded_cache, str(tmp_path / "whole")))
     cfg = tiny_config(embedded_cache, str(tmp_path / "split"))
-    _, first = _train(cfg, stop_at_step=stop_at_step)
+    _, first = train(cfg, stop_at_step=stop_at_step)
     assert first["interrupted"]
     ckpt = torch.load(last_checkpoint(cfg.OUTPUT_DIR), weights_only=False)
     assert ckpt["epoch"] * 4 + ckpt["iter"] == stop_at_step + 1
-    resumed, _ = _train(cfg, resume=True)
+    resumed, _ = train(cfg, resume=True)
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
     assert torch.equal(whole.criterion.bank.features, resumed.criterion.bank.features)
@@ -60,14 +41,14 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(embedded_cache, tmp_pat
 
 
 def test_resume_refuses_a_checkpoint_of_another_architecture(embedded_cache, tmp_path):
-    _train(tiny_config(embedded_cache, str(tmp_path)))
+    train(tiny_config(embedded_cache, str(tmp_path)))
     with pytest.raises(ValueError, match="does not fit MODEL"):
-        _train(tiny_config(embedded_cache, str(tmp_path), "MODEL.BACKBONE.WIDTH", "0.25"), resume=True)
+        train(tiny_config(embedded_cache, str(tmp_path), "MODEL.BACKBONE.WIDTH", "0.25"), resume=True)
 
 
-def test_nce_loss_and_shared_negatives_train(embedded_cache, tmp_path):
+def test_nce_loss_and_shared_negativestrain(embedded_cache, tmp_path):
     cfg = tiny_config(embedded_cache, str(tmp_path), "INSTDISC.LOSS", "nce", "INSTDISC.SHARED_NEGATIVES", "True")
-    trainer, result = _train(cfg)
+    trainer, result = train(cfg)
     assert trainer.criterion.nce_z > 0 and result["epochs"] == 2
 
 
@@ -75,7 +56,7 @@ def test_bf16_autocast_and_channels_last_run_on_the_cpu(embedded_cache, tmp_path
     cfg = tiny_config(
         embedded_cache, str(tmp_path), "SOLVER.AMP.ENABLED", "True", "MODEL.CHANNELS_LAST", "True", "SOLVER.EPOCHS", "1"
     )
-    trainer, result = _train(cfg)
+    trainer, result = train(cfg)
     assert result["epochs"] == 1
     assert trainer.criterion.bank.features.dtype == torch.float32  # the bank stays full precision
     assert torch.isfinite(next(trainer.model.parameters())).all()

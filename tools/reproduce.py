@@ -1,13 +1,15 @@
 #!/usr/bin/env python
 """The paper's Table 2 ablations at small scale: every setting x seed, tables beside the paper's.
 
-Runs are ordinary pretraining runs of the embedded set; finished ones (with result.json) are
+Runs are ordinary pretraining runs of the embedded set or of caltech20 (prepared once: 64 px
+image folders and GS/MC/RBD masks under --cache-dir); finished ones (with result.json) are
 skipped, so rerunning a killed reproduction continues it. Tables print as markdown and go to
 <output>/reproduce.json.
 
     python tools/reproduce.py                              # reduced preset on the CPU (about 1 hour on 2 quiet cores)
     python tools/reproduce.py --preset full --device cuda  # the small-scale setting for one GPU machine
     python tools/reproduce.py --seeds 0,1,2 --epochs 40 --settings baseline,rbd,true
+    python tools/reproduce.py --dataset caltech20          # ../shared/data/caltech20 (no true masks)
 """
 
 from __future__ import annotations
@@ -21,7 +23,18 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path
 
 import torch  # noqa: E402
 
-from pretrain.reproduce import PRESETS, SETTINGS, TABLE2, available_settings, reproduce, table_settings  # noqa: E402
+from pretrain.reproduce import (  # noqa: E402
+    DATASETS,
+    PRESETS,
+    SETTINGS,
+    TABLE2,
+    available_settings,
+    epoch_opts,
+    prepare_caltech20,
+    preset_opts,
+    reproduce,
+    table_settings,
+)
 from pretrain.utils.logger import setup_logger  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -48,7 +61,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", type=_ints, help="training seeds, comma-separated: 0,1,2 (default: the preset's)")
     p.add_argument("--epochs", type=int, help="SOLVER.EPOCHS, lr steps at 75%% and 90%% (default: the preset's)")
     p.add_argument("--settings", type=_settings, help=f"a subset of Table 2's, comma-separated: {','.join(SETTINGS)}")
-    p.add_argument("--output", help="folder of runs and reproduce.json (default: output/reproduce/<preset>)")
+    p.add_argument("--dataset", choices=DATASETS, default="embedded", help="the generated set, or caltech20's photos")
+    p.add_argument(
+        "--data-root",
+        default=os.path.join(SHARED_DATA, "caltech20"),
+        help="caltech20's folder (train.txt, test.txt, 101_ObjectCategories/) for --dataset caltech20",
+    )
+    p.add_argument("--cache-dir", default=os.path.join("output", "cache"), help="where caltech20 is prepared, once")
+    p.add_argument(
+        "--output",
+        help="folder of runs and reproduce.json (default: output/reproduce/<preset>, caltech20-<preset> for caltech20)",
+    )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--jobs", type=int, help="runs at a time (default: the preset's)")
     p.add_argument(
@@ -61,19 +84,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def epoch_opts(epochs: int) -> list[str]:
-    """The demo's schedule shape (lr x0.1 at 75% and 90% of training) for another length."""
-    if epochs < 1:
-        raise ValueError(f"--epochs must be at least 1, got {epochs}")
-    return ["SOLVER.EPOCHS", str(epochs), "SOLVER.STEPS", f"({round(0.75 * epochs)}, {round(0.9 * epochs)})"]
+def dataset_opts(args: argparse.Namespace) -> tuple[list[str], dict[str, str] | None]:
+    """Overrides that point every run at the data set, and its mask folders (None: the embedded set's own)."""
+    if args.dataset == "embedded":
+        return [], None
+    prepared = prepare_caltech20(args.data_root, args.cache_dir)
+    return ["DATA.SOURCE", "folder", "DATA.TRAIN_ROOT", prepared.train, "DATA.VAL_ROOT", prepared.val], prepared.masks
 
 
 def main(args: argparse.Namespace) -> dict:
     preset = PRESETS[args.preset]
-    output = args.output or os.path.join("output", "reproduce", args.preset)
+    name = args.preset if args.dataset == "embedded" else f"{args.dataset}-{args.preset}"
+    output = args.output or os.path.join("output", "reproduce", name)
     setup_logger(output)
-    settings, notes = available_settings(args.settings or table_settings(TABLE2), args.texture_root)
-    opts = [*preset.opts, *(epoch_opts(args.epochs) if args.epochs else []), *args.opts]
+    data, mask_roots = dataset_opts(args)
+    requested = args.settings or table_settings(TABLE2)
+    settings, notes = available_settings(requested, args.texture_root, mask_roots, args.dataset)
+    schedule = preset_opts(preset, args.dataset)
+    opts = [*schedule, *(epoch_opts(args.epochs) if args.epochs else []), *data, *args.opts]
     report = reproduce(
         args.config_file,
         output,
@@ -85,8 +113,12 @@ def main(args: argparse.Namespace) -> dict:
         args.texture_root,
         notes=tuple(notes),
         train=not args.report_only,
+        mask_roots=mask_roots,
+        dataset=args.dataset,
     )
-    print(f"\nTable 2 at small scale ({args.preset} preset: {preset.about}; overrides {' '.join(opts)})")
+    print(
+        f"\nTable 2 at small scale on {args.dataset} ({args.preset} preset: {preset.about}; overrides {' '.join(opts)})"
+    )
     print(f"seeds {report['seeds']}, {report['trained']} runs trained, {report['seconds'] / 60:.1f} min\n")
     print(report["tables"])
     for note in notes:

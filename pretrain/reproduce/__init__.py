@@ -1,24 +1,43 @@
 """The paper's Table 2 ablations at small scale: settings, runs over seeds, tables beside the paper's."""
 
+from .caltech20 import PreparedSet, prepare_caltech20
 from .runner import Run, available_settings, plan_runs, read_result, reproduce
-from .settings import PRESETS, SETTINGS, TABLE2, Column, Panel, Preset, table_settings
+from .settings import (
+    DATASETS,
+    PRESETS,
+    SETTINGS,
+    TABLE2,
+    Column,
+    Panel,
+    Preset,
+    epoch_opts,
+    preset_opts,
+    setting_masks,
+    table_settings,
+)
 from .tables import aggregate, format_panel, format_tables, mean_std
 
 __all__ = [
+    "DATASETS",
     "PRESETS",
     "SETTINGS",
     "TABLE2",
     "Column",
     "Panel",
+    "PreparedSet",
     "Preset",
     "Run",
     "aggregate",
     "available_settings",
+    "epoch_opts",
     "format_panel",
     "format_tables",
     "mean_std",
     "plan_runs",
+    "prepare_caltech20",
+    "preset_opts",
     "read_result",
     "reproduce",
+    "setting_masks",
     "table_settings",
 ]

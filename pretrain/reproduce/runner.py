@@ -27,7 +27,7 @@ from pretrain.engine import Trainer
 from pretrain.utils.atomic import atomic_open, write_json
 from pretrain.utils.logger import setup_logger
 
-from .settings import SETTINGS, TABLE2, Panel
+from .settings import SETTINGS, TABLE2, Panel, setting_masks
 from .tables import aggregate, format_tables
 
 logger = logging.getLogger("pretrain.reproduce")
@@ -47,10 +47,19 @@ class Run:
         return self.opts[self.opts.index("OUTPUT_DIR") + 1]
 
 
-def plan_runs(output: str, settings: list[str], seeds: list[int], opts: list[str], texture_root: str = "") -> list[Run]:
+def plan_runs(
+    output: str,
+    settings: list[str],
+    seeds: list[int],
+    opts: list[str],
+    texture_root: str = "",
+    mask_roots: dict[str, str] | None = None,
+) -> list[Run]:
     """One run per (setting, seed); ``opts`` apply to all, before each setting's own.
 
     Seeds are the outer loop, so a reproduction stopped early still has every setting at the first seeds.
+    ``mask_roots`` (mask kind -> folder, for an image-folder data set) turns each setting's
+    ``DATA.EMBEDDED.MASKS`` choice into ``COPY_PASTE.MASK_ROOT``.
     """
     unknown = [s for s in settings if s not in SETTINGS]
     if unknown:
@@ -60,16 +69,38 @@ def plan_runs(output: str, settings: list[str], seeds: list[int], opts: list[str
         for setting in settings:
             extra = ("COPY_PASTE.TEXTURE_ROOT", texture_root) if setting == "texture" else ()
             out = os.path.join(output, setting, f"seed{seed}")
-            runs.append(Run(setting, seed, (*opts, *SETTINGS[setting], *extra, "SEED", str(seed), "OUTPUT_DIR", out)))
+            own = SETTINGS[setting] if mask_roots is None else _with_mask_root(setting, mask_roots)
+            runs.append(Run(setting, seed, (*opts, *own, *extra, "SEED", str(seed), "OUTPUT_DIR", out)))
     return runs
 
 
-def available_settings(settings: list[str], texture_root: str) -> tuple[list[str], list[str]]:
-    """The settings that can run here, and a note for each one left out."""
-    if "texture" in settings and not (texture_root and os.path.isdir(texture_root)):
-        note = f"texture backgrounds skipped: no texture folder at --texture-root {texture_root!r}"
-        return [s for s in settings if s != "texture"], [note]
-    return list(settings), []
+def _with_mask_root(setting: str, mask_roots: dict[str, str]) -> tuple[str, ...]:
+    opts = SETTINGS[setting]
+    method = setting_masks(setting)
+    if method is None:
+        return opts
+    if method not in mask_roots:
+        raise ValueError(f"setting {setting!r} needs {method} masks; this data set has {sorted(mask_roots)}")
+    at = opts[::2].index("DATA.EMBEDDED.MASKS") * 2
+    return (*opts[:at], "COPY_PASTE.MASK_ROOT", mask_roots[method], *opts[at + 2 :])
+
+
+def available_settings(
+    settings: list[str], texture_root: str, mask_roots: dict[str, str] | None = None, dataset: str = "embedded"
+) -> tuple[list[str], list[str]]:
+    """The settings that can run here, and a note for each one left out.
+
+    ``mask_roots`` (the mask kinds an image-folder data set has) leaves out settings on other kinds.
+    """
+    kept, notes = list(settings), []
+    if "texture" in kept and not (texture_root and os.path.isdir(texture_root)):
+        notes.append(f"texture backgrounds skipped: no texture folder at --texture-root {texture_root!r}")
+        kept.remove("texture")
+    if mask_roots is not None:
+        for setting in [s for s in kept if setting_masks(s) not in (None, *mask_roots)]:
+            notes.append(f"{setting} skipped: {dataset} has no {setting_masks(setting)} masks")
+            kept.remove(setting)
+    return kept, notes
 
 
 def read_result(run: Run) -> dict[str, Any] | None:
@@ -116,7 +147,8 @@ def prepare_data(config_file: str, runs: list[Run]) -> None:
     seen = set()
     for run in runs:
         cfg = load_config(config_file, list(run.opts))
-        key = (cfg.DATA.SOURCE, cfg.DATA.EMBEDDED.MASKS if cfg.COPY_PASTE.PROB > 0 else "")
+        masks = (cfg.COPY_PASTE.MASK_ROOT or cfg.DATA.EMBEDDED.MASKS) if cfg.COPY_PASTE.PROB > 0 else ""
+        key = (cfg.DATA.SOURCE, masks)
         if key in seen:
             continue
         seen.add(key)
@@ -165,13 +197,16 @@ def reproduce(
     panels: tuple[Panel, ...] = TABLE2,
     notes: tuple[str, ...] = (),
     train: bool = True,
+    mask_roots: dict[str, str] | None = None,
+    dataset: str = "embedded",
 ) -> dict[str, Any]:
     """Trains (or reads) every run, aggregates over seeds and writes ``<output>/reproduce.json``.
 
-    ``train`` False tabulates only the runs already finished and lists the others as missing.
+    ``train`` False tabulates only the runs already finished and lists the others as missing;
+    ``mask_roots`` and ``dataset`` as in :func:`plan_runs` and :func:`available_settings`.
     """
     start = time.perf_counter()
-    runs = plan_runs(output, settings, seeds, opts, texture_root)
+    runs = plan_runs(output, settings, seeds, opts, texture_root, mask_roots)
     results = run_all(config_file, runs, device, jobs) if train else finished_results(runs)
     done = {(r["setting"], r["seed"]) for r in results}
     grouped: dict[str, list[dict[str, Any]]] = {s: [] for s in settings}
@@ -180,6 +215,7 @@ def reproduce(
     summary = aggregate(grouped)
     report = {
         "config_file": config_file,
+        "dataset": dataset,
         "opts": opts,
         "settings": settings,
         "seeds": seeds,

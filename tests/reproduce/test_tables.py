@@ -8,6 +8,7 @@ import pytest
 from pretrain.config import load_config
 from pretrain.data.build import embedded_spec
 from pretrain.reproduce import (
+    PRESETS,
     SETTINGS,
     TABLE2,
     Column,
@@ -18,6 +19,7 @@ from pretrain.reproduce import (
     format_tables,
     mean_std,
     plan_runs,
+    preset_opts,
     read_result,
     table_settings,
 )
@@ -100,6 +102,32 @@ def test_texture_column_is_dropped_with_a_note_without_textures(tmp_path):
     settings, notes = available_settings(["rbd", "texture"], str(tmp_path / "absent"))
     assert settings == ["rbd"] and "texture" in notes[0] and "absent" in notes[0]
     assert available_settings(["rbd", "texture"], str(tmp_path)) == (["rbd", "texture"], [])
+
+
+def test_an_image_folder_set_reads_each_settings_masks_from_its_folder(tmp_path):
+    roots = {"gs": "/m/gs", "rbd": "/m/rbd"}
+    base, gs, mix = plan_runs(str(tmp_path), ["baseline", "gs", "mix"], [0], ["K", "V"], mask_roots=roots)
+    assert base.opts[:4] == ("K", "V", "COPY_PASTE.PROB", "0.0") and "COPY_PASTE.MASK_ROOT" not in base.opts
+    assert gs.opts[:6] == ("K", "V", "COPY_PASTE.PROB", "0.5", "COPY_PASTE.MASK_ROOT", "/m/gs")
+    assert mix.opts[2:8] == ("COPY_PASTE.PROB", "0.5", "COPY_PASTE.MASK_ROOT", "/m/rbd", "COPY_PASTE.BLEND", "mix")
+    assert not any("DATA.EMBEDDED.MASKS" in r.opts for r in (base, gs, mix))
+    with pytest.raises(ValueError, match="needs mc masks"):
+        plan_runs(str(tmp_path), ["mc"], [0], [], mask_roots=roots)
+    settings, notes = available_settings(["baseline", "mc", "true", "rbd"], str(tmp_path), roots, "caltech20")
+    assert settings == ["baseline", "rbd"]
+    assert notes == ["mc skipped: caltech20 has no mc masks", "true skipped: caltech20 has no true masks"]
+
+
+def test_presets_give_caltech20_as_many_steps_as_the_embedded_set():
+    reduced = PRESETS["reduced"]
+    embedded = ["SOLVER.EPOCHS", "20", "SOLVER.STEPS", "(15, 18)", "TEST.KNN_PERIOD", "0"]
+    assert preset_opts(reduced, "embedded") == embedded  # as before: finished runs' overrides still match
+    assert preset_opts(reduced, "caltech20")[:4] == ["SOLVER.EPOCHS", "50", "SOLVER.STEPS", "(38, 45)"]
+    for preset in PRESETS.values():  # 2,000 images (31 steps of 64) against 800 (12 steps)
+        steps = preset.epochs["embedded"] * (2000 // 64), preset.epochs["caltech20"] * (800 // 64)
+        assert abs(steps[1] / steps[0] - 1) < 0.05
+    with pytest.raises(ValueError, match="unknown dataset 'voc'"):
+        preset_opts(reduced, "voc")
 
 
 def test_a_result_from_other_overrides_is_refused(tmp_path):

@@ -1,4 +1,4 @@
-"""tools/reproduce.py end to end on a tiny setting: tables, JSON, and a rerun that trains nothing."""
+"""tools/reproduce.py end to end on a tiny setting: tables, JSON, a rerun that trains nothing, caltech20."""
 
 import json
 import os
@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from tests.conftest import REPO, TINY
+from tests.reproduce.test_caltech20 import caltech_subset
 
 TOOL = os.path.join(REPO, "tools", "reproduce.py")
 
@@ -55,3 +56,27 @@ def test_report_only_tabulates_finished_runs_and_names_the_rest(embedded_cache, 
 def test_unknown_setting_is_named(tmp_path):
     done = subprocess.run([sys.executable, TOOL, "--settings", "rbd,basnet"], capture_output=True, text=True)
     assert done.returncode == 2 and "unknown settings ['basnet']" in done.stderr
+
+
+def test_caltech20_is_prepared_once_and_trains_on_its_own_masks(tmp_path):
+    data = caltech_subset(tmp_path / "data", ("car_side", "airplanes"), 10, 3)
+    tiny = [v for k, v in zip(TINY[::2], TINY[1::2], strict=True) for v in (k, v) if not k.startswith("DATA.")]
+    cmd = [sys.executable, TOOL, "--dataset", "caltech20", "--data-root", data, "--device", "cpu"]
+    cmd += ["--settings", "baseline,true,rbd", "--seeds", "0", *tiny, "SOLVER.EPOCHS", "1", "DATA.NUM_WORKERS", "0"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    out = tmp_path / "output" / "reproduce" / "caltech20-reduced"  # the defaults, under the working folder
+    report = json.loads((out / "reproduce.json").read_text())
+    assert report["dataset"] == "caltech20" and report["trained"] == 2
+    assert [r["setting"] for r in report["runs"]] == ["baseline", "rbd"]
+    assert "note: true skipped: caltech20 has no true masks" in done.stdout
+    assert "Table 2 at small scale on caltech20 (reduced preset" in done.stdout
+    (prepared,) = (tmp_path / "output" / "cache").iterdir()
+    rbd = report["runs"][1]["opts"]
+    assert rbd[rbd.index("DATA.TRAIN_ROOT") + 1] == str(prepared / "train")
+    assert rbd[rbd.index("DATA.VAL_ROOT") + 1] == str(prepared / "val")
+    assert rbd[rbd.index("COPY_PASTE.MASK_ROOT") + 1] == str(prepared / "masks_rbd" / "train")
+    assert rbd[rbd.index("SOLVER.EPOCHS") + 1] == "50"  # the preset's caltech20 schedule, then the test's 1 epoch
+    assert all(r["epochs"] == 1 and 0 <= r["linear_top1"] <= 100 for r in report["runs"])
+    assert "| paper (ImageNet linear) | 56.5 | 57.8 | 58.1 | 59.3 | 62.9 |" in done.stdout

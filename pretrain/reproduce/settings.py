@@ -105,15 +105,15 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    # 2.0-2.3 min a run measured on a quiet 2-core CPU: 24 runs in 48-55 min, plus GS/MC masks once.
+    # The demo's schedule: about 1.9 min a run on a quiet 2-core CPU (the resident data path).
     "reduced": Preset(
-        {"embedded": 20, "caltech20": 50},
+        {"embedded": 40, "caltech20": 100},
         ("TEST.KNN_PERIOD", "0"),
         (0, 1),
         1,
-        "R18 x0.25, 64 px, 20 epochs of the demo set (2,000 images) or 50 of caltech20 (800), 2 seeds, one at a time",
+        "R18 x0.25, 64 px, 40 epochs of the demo set (2,000 images) or 100 of caltech20 (800), 2 seeds, one at a time",
     ),
-    # Meant for one H100 machine (16 CPU cores): small runs are loader-bound, so several run at once.
+    # Meant for one H100 machine: a small run's step is launch-bound, so several share the GPU at once.
     "full": Preset(
         {"embedded": 100, "caltech20": 250},
         ("TEST.KNN_PERIOD", "0", "MODEL.BACKBONE.WIDTH", "0.5", "DATA.NUM_WORKERS", "2"),

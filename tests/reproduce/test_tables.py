@@ -120,9 +120,9 @@ def test_an_image_folder_set_reads_each_settings_masks_from_its_folder(tmp_path)
 
 def test_presets_give_caltech20_as_many_steps_as_the_embedded_set():
     reduced = PRESETS["reduced"]
-    embedded = ["SOLVER.EPOCHS", "40", "SOLVER.STEPS", "(30, 36)", "TEST.KNN_PERIOD", "0"]
-    assert preset_opts(reduced, "embedded") == embedded  # the demo's schedule
-    assert preset_opts(reduced, "caltech20")[:4] == ["SOLVER.EPOCHS", "100", "SOLVER.STEPS", "(75, 90)"]
+    embedded = ["SOLVER.EPOCHS", "30", "SOLVER.STEPS", "(22, 27)", "TEST.KNN_PERIOD", "0"]
+    assert preset_opts(reduced, "embedded") == embedded
+    assert preset_opts(reduced, "caltech20")[:4] == ["SOLVER.EPOCHS", "75", "SOLVER.STEPS", "(56, 68)"]
     for preset in PRESETS.values():  # 2,000 images (31 steps of 64) against 800 (12 steps)
         steps = preset.epochs["embedded"] * (2000 // 64), preset.epochs["caltech20"] * (800 // 64)
         assert abs(steps[1] / steps[0] - 1) < 0.05

@@ -72,7 +72,7 @@ def build_train_loader(
         raise ValueError(f"SOLVER.IMS_PER_BATCH={cfg.SOLVER.IMS_PER_BATCH} is not divisible by {world} processes")
     batch = cfg.SOLVER.IMS_PER_BATCH // world
     sampler = EpochSampler(len(dataset), batch, comm.get_rank(), world, cfg.SEED)
-    if cfg.INPUT.BACKEND == "resident":
+    if cfg.INPUT.get("BACKEND") == "resident":  # the probes' own configs have no INPUT.BACKEND
         return ResidentLoader(cfg, dataset, sampler, device or torch.device("cpu")), sampler
     loader = DataLoader(
         dataset,

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+from pretrain.reproduce import PRESETS
 from tests.conftest import REPO, TINY
 from tests.reproduce.test_caltech20 import caltech_subset
 
@@ -77,6 +78,7 @@ def test_caltech20_is_prepared_once_and_trains_on_its_own_masks(tmp_path):
     assert rbd[rbd.index("DATA.TRAIN_ROOT") + 1] == str(prepared / "train")
     assert rbd[rbd.index("DATA.VAL_ROOT") + 1] == str(prepared / "val")
     assert rbd[rbd.index("COPY_PASTE.MASK_ROOT") + 1] == str(prepared / "masks_rbd" / "train")
-    assert rbd[rbd.index("SOLVER.EPOCHS") + 1] == "50"  # the preset's caltech20 schedule, then the test's 1 epoch
+    caltech_epochs = str(PRESETS["reduced"].epochs["caltech20"])
+    assert rbd[rbd.index("SOLVER.EPOCHS") + 1] == caltech_epochs  # the preset's caltech20 schedule, then the test's 1
     assert all(r["epochs"] == 1 and 0 <= r["linear_top1"] <= 100 for r in report["runs"])
     assert "| paper (ImageNet linear) | 56.5 | 57.8 | 58.1 | 59.3 | 62.9 |" in done.stdout

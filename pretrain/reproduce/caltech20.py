@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass
 
 from PIL import Image
+from torchvision.transforms import functional as TF
 from tqdm import tqdm
 
 from pretrain.data.build import SMALL_IMAGE_SALIENCY
@@ -55,18 +56,15 @@ class PreparedSet:
 
 
 def fit_square(image: Image.Image, size: int) -> Image.Image:
-    """Resize so the shorter side is ``size`` (bilinear, antialiased), then crop the center square."""
-    w, h = image.size
-    scale = size / min(w, h)
-    image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
-    w, h = image.size
-    left, top = (w - size) // 2, (h - size) // 2
-    return image.crop((left, top, left + size, top + size))
+    """Resize so the shorter side is ``size`` (bilinear, antialiased), then crop the center square:
+    torchvision's Resize + CenterCrop, the evaluation transform's own steps."""
+    return TF.center_crop(TF.resize(image, size, antialias=True), [size, size])
 
 
 def _fingerprint(data_root: str, size: int) -> str:
     """A digest of what decides the prepared files: the lists, the size, the mask parameters."""
-    params = {"size": size, "saliency": {m: SMALL_IMAGE_SALIENCY.get(m, {}) for m in MASK_METHODS}}
+    saliency = {m: SMALL_IMAGE_SALIENCY.get(m, {}) for m in MASK_METHODS}
+    params = {"size": size, "resize": "torchvision", "saliency": saliency}
     h = hashlib.sha1(json.dumps(params, sort_keys=True).encode())
     for name in SPLITS.values():
         with open(os.path.join(data_root, name), "rb") as f:

@@ -38,7 +38,7 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from pretrain.config import load_config  # noqa: E402
-from pretrain.data import EpochSampler, build_train_dataset, build_train_loader  # noqa: E402
+from pretrain.data import EpochSampler, build_train_batches, build_train_dataset  # noqa: E402
 from pretrain.data.build import BACKENDS  # noqa: E402
 from pretrain.data.fast_augment import PhotometricAugmentation  # noqa: E402
 from pretrain.engine import Trainer  # noqa: E402
@@ -157,7 +157,7 @@ def main() -> None:
             opts += [args.textures, "COPY_PASTE.MASK_ROOT", masks or "", "INPUT.BACKEND", backend, *args.opts]
             opts += [x for key, value in s.items() for x in (f"COPY_PASTE.{key}", value)]
             cfg = load_config("", [str(x) for x in opts])
-            loaders.append((cfg, *build_train_loader(cfg, build_train_dataset(cfg, args.data), device)))
+            loaders.append((cfg, *build_train_batches(cfg, build_train_dataset(cfg, args.data), device)))
             rows.append({"backend": backend, "setting": name(s), "prob": float(s["PROB"])})
             rows[-1] |= {"background": s["BACKGROUND"], "blend": s["BLEND"]}
     warmup = max(1, args.workers) if args.warmup is None else args.warmup

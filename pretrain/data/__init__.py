@@ -1,6 +1,13 @@
 """Data: image folders of instances, the embedded default set, samplers and transforms."""
 
-from .build import build_eval_dataset, build_eval_loader, build_train_dataset, build_train_loader, dataset_roots
+from .build import (
+    build_eval_dataset,
+    build_eval_loader,
+    build_train_batches,
+    build_train_dataset,
+    build_train_loader,
+    dataset_roots,
+)
 from .embedded import EmbeddedSpec, ensure_embedded
 from .image_folder import BadImageError, InstanceFolder, find_images, load_rgb
 from .sampler import EpochSampler
@@ -12,6 +19,7 @@ __all__ = [
     "InstanceFolder",
     "build_eval_dataset",
     "build_eval_loader",
+    "build_train_batches",
     "build_train_dataset",
     "build_train_loader",
     "dataset_roots",

@@ -24,7 +24,7 @@ from .sampler import EpochSampler
 from .transforms import build_test_transform, build_train_transform
 
 SOURCES = ("folder", "embedded")
-BACKENDS = ("cpu", "gpu", "resident")  # INPUT.BACKEND: where augmentations run, see build_train_loader
+BACKENDS = ("cpu", "gpu", "resident")  # INPUT.BACKEND: where augmentations run, see build_train_batches
 
 logger = logging.getLogger("pretrain")
 
@@ -58,25 +58,20 @@ def dataset_roots(cfg: CfgNode) -> tuple[str, str]:
     return cfg.DATA.TRAIN_ROOT, cfg.DATA.VAL_ROOT
 
 
-def build_train_loader(
-    cfg: CfgNode, dataset: InstanceFolder, device: torch.device | None = None
-) -> tuple[DataLoader | ResidentLoader, EpochSampler]:
-    """Each rank loads IMS_PER_BATCH / world_size augmented images per step.
-
-    INPUT.BACKEND "cpu": DataLoader workers augment with PIL (the reference); "gpu": workers crop,
-    ``device`` colors (:mod:`.fast_augment`); "resident": the decoded set lives on ``device``,
-    which does everything (:mod:`.resident`, for small sets).
-    """
+def build_train_sampler(cfg: CfgNode, size: int) -> EpochSampler:
+    """Each rank draws IMS_PER_BATCH / world_size of ``size`` instances per step."""
     world = comm.get_world_size()
     if cfg.SOLVER.IMS_PER_BATCH % world:
         raise ValueError(f"SOLVER.IMS_PER_BATCH={cfg.SOLVER.IMS_PER_BATCH} is not divisible by {world} processes")
-    batch = cfg.SOLVER.IMS_PER_BATCH // world
-    sampler = EpochSampler(len(dataset), batch, comm.get_rank(), world, cfg.SEED)
-    if cfg.INPUT.get("BACKEND") == "resident":  # the probes' own configs have no INPUT.BACKEND
-        return ResidentLoader(cfg, dataset, sampler, device or torch.device("cpu")), sampler
+    return EpochSampler(size, cfg.SOLVER.IMS_PER_BATCH // world, comm.get_rank(), world, cfg.SEED)
+
+
+def build_train_loader(cfg: CfgNode, dataset: Dataset) -> tuple[DataLoader, EpochSampler]:
+    """DataLoader workers load each rank's share of the augmented images per step."""
+    sampler = build_train_sampler(cfg, len(dataset))
     loader = DataLoader(
         dataset,
-        batch_size=batch,
+        batch_size=sampler.batch,
         sampler=sampler,
         num_workers=cfg.DATA.NUM_WORKERS,
         pin_memory=torch.cuda.is_available(),
@@ -84,6 +79,21 @@ def build_train_loader(
         persistent_workers=False,  # workers must see dataset.set_epoch() of each new epoch
     )
     return loader, sampler
+
+
+def build_train_batches(
+    cfg: CfgNode, dataset: InstanceFolder, device: torch.device
+) -> tuple[DataLoader | ResidentLoader, EpochSampler]:
+    """The pretraining batches of INPUT.BACKEND.
+
+    "cpu": DataLoader workers augment with PIL (the reference); "gpu": workers crop, ``device``
+    colors (:mod:`.fast_augment`); "resident": the decoded set lives on ``device``, which does
+    everything (:mod:`.resident`, for small sets).
+    """
+    if cfg.INPUT.BACKEND != "resident":
+        return build_train_loader(cfg, dataset)
+    sampler = build_train_sampler(cfg, len(dataset))
+    return ResidentLoader(cfg, dataset, sampler, device), sampler
 
 
 def build_train_dataset(cfg: CfgNode, root: str) -> InstanceFolder:

@@ -18,7 +18,7 @@ from fvcore.common.config import CfgNode
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from pretrain.data import build_eval_dataset, build_train_dataset, build_train_loader, dataset_roots
+from pretrain.data import build_eval_dataset, build_train_batches, build_train_dataset, dataset_roots
 from pretrain.data.fast_augment import PhotometricAugmentation
 from pretrain.instdisc import InstanceDiscrimination, MemoryBank
 from pretrain.models import build_model
@@ -46,7 +46,7 @@ class Trainer:
         train_root, val_root = dataset_roots(cfg)
         self.train_set = build_train_dataset(cfg, train_root)
         self.val_set = build_eval_dataset(cfg, val_root) if val_root else None
-        self.loader, self.sampler = build_train_loader(cfg, self.train_set, device)
+        self.loader, self.sampler = build_train_batches(cfg, self.train_set, device)
         # The fast data path hands over uint8 crops: their photometric augmentations run here, batched.
         self.photometric = PhotometricAugmentation(cfg, device) if cfg.INPUT.BACKEND == "gpu" else None
 

@@ -9,7 +9,7 @@ import torch
 
 from pretrain.augment.copy_paste import binarize
 from pretrain.config import load_config
-from pretrain.data import build_train_dataset, build_train_loader, dataset_roots
+from pretrain.data import build_train_batches, build_train_dataset, dataset_roots
 from pretrain.data.resident import PASTED, ResidentLoader, crop_grid, gaussian_kernel_size
 from pretrain.data.transforms import crop_mask
 from tests.conftest import shared_data, tiny_config, train
@@ -25,7 +25,7 @@ def _paths(cache, tmp_path, *opts):
     root = dataset_roots(cfg)[0]
     ref = build_train_dataset(cfg, root)
     cfg = tiny_config(cache, str(tmp_path), "DATA.EMBEDDED.MASKS", "true", *opts, "INPUT.BACKEND", "resident")
-    loader, _ = build_train_loader(cfg, build_train_dataset(cfg, root), CPU)
+    loader, _ = build_train_batches(cfg, build_train_dataset(cfg, root), CPU)
     return ref, loader, cfg
 
 
@@ -66,7 +66,7 @@ def test_downscaled_crops_of_photos_of_different_sizes(photos):
     opts = ["COPY_PASTE.MASK_ROOT", str(photos / "masks"), "COPY_PASTE.PROB", "0.5"]
     ref = build_train_dataset(load_config("", opts), str(photos / "images"))
     cfg = load_config("", [*opts, "INPUT.BACKEND", "resident", "SOLVER.IMS_PER_BATCH", "4"])
-    loader, _ = build_train_loader(cfg, build_train_dataset(cfg, str(photos / "images")), CPU)
+    loader, _ = build_train_batches(cfg, build_train_dataset(cfg, str(photos / "images")), CPU)
     assert loader.pixels.shape == (12, 4, 1500, 2000)
     diffs, out = _compare(ref, loader, list(range(12)), 0)
     assert diffs.mean() < 2.5 and diffs.max() < 4.0, diffs
@@ -160,8 +160,8 @@ def test_an_unreadable_image_is_named(tmp_path):
     (root / "1.jpg").write_bytes(b"not a jpeg")
     cfg = load_config("", ["INPUT.BACKEND", "resident", "SOLVER.IMS_PER_BATCH", "2"])
     with pytest.raises(Exception, match=r"a/1\.jpg"):
-        build_train_loader(cfg, build_train_dataset(cfg, str(tmp_path / "images")), CPU)
+        build_train_batches(cfg, build_train_dataset(cfg, str(tmp_path / "images")), CPU)
     cfg = load_config("", ["INPUT.BACKEND", "resident", "SOLVER.IMS_PER_BATCH", "2", "DATA.SKIP_BAD_IMAGES", "True"])
-    loader, _ = build_train_loader(cfg, build_train_dataset(cfg, str(tmp_path / "images")), CPU)
+    loader, _ = build_train_batches(cfg, build_train_dataset(cfg, str(tmp_path / "images")), CPU)
     out = loader.batch(torch.tensor([1, 0]))
     assert out["index"].tolist() == [2, 0] and out["num_bad"].tolist() == [1, 0]

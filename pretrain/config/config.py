@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fvcore.common.config import CfgNode
 
-from .defaults import _C
+from .defaults import _C, RULES
+from .rules import OneOf, Within, check_config
 
 
 def get_cfg() -> CfgNode:
@@ -68,11 +69,17 @@ def _ints_as_floats(cfg: CfgNode, loaded: dict) -> dict:
     return out
 
 
-def load_config(config_file: str = "", opts: Sequence[str] = (), defaults: CfgNode | None = None) -> CfgNode:
-    """Defaults <- ``config_file`` (with ``_BASE_`` chains) <- ``KEY VALUE`` ``opts``, frozen.
+def load_config(
+    config_file: str = "",
+    opts: Sequence[str] = (),
+    defaults: CfgNode | None = None,
+    rules: Mapping[str, OneOf | Within] | None = None,
+) -> CfgNode:
+    """Defaults <- ``config_file`` (with ``_BASE_`` chains) <- ``KEY VALUE`` ``opts``, checked and frozen.
 
-    Any key that the defaults do not define is an error naming that key. ``defaults`` are
-    pretraining's unless another job (the probes) passes its own.
+    Any key that the defaults do not define is an error naming that key, and so is a value
+    that breaks its rule (a choice or a range). ``defaults`` and ``rules`` are pretraining's
+    unless another job (the probes) passes its own.
     """
     cfg = get_cfg() if defaults is None else defaults.clone()
     if config_file:
@@ -87,5 +94,6 @@ def load_config(config_file: str = "", opts: Sequence[str] = (), defaults: CfgNo
     _check_keys(cfg, opts[0::2])
     values = [_int_as_float(_default(cfg, key), value) for key, value in zip(opts[0::2], opts[1::2], strict=True)]
     cfg.merge_from_list([x for pair in zip(opts[0::2], values, strict=True) for x in pair])
+    check_config(cfg, RULES if rules is None else rules, config_file)
     cfg.freeze()
     return cfg

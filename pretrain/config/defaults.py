@@ -7,6 +7,18 @@ line overrides those with ``KEY VALUE`` pairs.
 
 from fvcore.common.config import CfgNode as CN
 
+from .rules import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, PROBABILITY, OneOf, Within
+
+# The string options' values; the code that branches on them imports these.
+SOURCES = ("folder", "embedded")  # DATA.SOURCE
+EMBEDDED_MASKS = ("true", "rbd", "gs", "mc")  # DATA.EMBEDDED.MASKS
+MISSING_MASKS = ("error", "skip")  # COPY_PASTE.MISSING_MASKS
+BACKGROUNDS = ("gray", "texture", "image")  # COPY_PASTE.BACKGROUND
+BLENDS = ("none", "gaussian", "mix")  # COPY_PASTE.BLEND
+BACKENDS = ("cpu", "gpu", "resident")  # INPUT.BACKEND
+LOSSES = ("softmax_nce", "nce")  # INSTDISC.LOSS
+AMP_DTYPES = ("bfloat16", "float16")  # SOLVER.AMP.DTYPE
+
 _C = CN()
 _C.OUTPUT_DIR = "output/pretrain"  # checkpoints, metrics.jsonl, log.txt and config.yaml go here
 _C.SEED = 0  # seeds weights, bank, data order, augmentations and negatives (all reproducible)
@@ -116,3 +128,52 @@ _C.TEST.IMS_PER_BATCH = 256  # feature-extraction batch, total over all processe
 # At the end of training, a fast linear probe (L-BFGS on center-crop penultimate features of
 # DATA.TRAIN_ROOT, tested on DATA.VAL_ROOT). For ImageNet use tools/linear_probe.py instead.
 _C.TEST.LINEAR_PROBE = False
+
+# ---------------------------------------------------------------------------------------------
+# What each value may be, checked when a config is loaded (pretrain.config.rules).
+RULES = {
+    "DATA.SOURCE": OneOf(SOURCES),
+    "DATA.NUM_WORKERS": NON_NEGATIVE,
+    "DATA.EMBEDDED.NUM_CLASSES": AT_LEAST_ONE,
+    "DATA.EMBEDDED.TRAIN_PER_CLASS": AT_LEAST_ONE,
+    "DATA.EMBEDDED.VAL_PER_CLASS": NON_NEGATIVE,
+    "DATA.EMBEDDED.IMAGE_SIZE": AT_LEAST_ONE,
+    "DATA.EMBEDDED.NUM_BACKGROUNDS": AT_LEAST_ONE,
+    "DATA.EMBEDDED.OBJECT_SIZE": Within(0, 0.5, open_low=True, ordered=True),
+    "DATA.EMBEDDED.MASKS": OneOf(EMBEDDED_MASKS),
+    "COPY_PASTE.PROB": PROBABILITY,
+    "COPY_PASTE.MASK_THRESHOLD": PROBABILITY,
+    "COPY_PASTE.MISSING_MASKS": OneOf(MISSING_MASKS),
+    "COPY_PASTE.BACKGROUND": OneOf(BACKGROUNDS),
+    "COPY_PASTE.BLEND": OneOf(BLENDS),
+    "COPY_PASTE.BLUR_SIGMA": POSITIVE,
+    "INPUT.SIZE": AT_LEAST_ONE,
+    "INPUT.TEST_RESIZE": AT_LEAST_ONE,
+    "INPUT.CROP_SCALE": Within(0, 1, open_low=True, ordered=True),
+    "INPUT.GRAYSCALE_PROB": PROBABILITY,
+    "INPUT.COLOR_JITTER": NON_NEGATIVE,
+    "INPUT.HFLIP_PROB": PROBABILITY,
+    "INPUT.STD": POSITIVE,
+    "INPUT.BACKEND": OneOf(BACKENDS),
+    "MODEL.BACKBONE.WIDTH": POSITIVE,
+    "MODEL.EMBED_DIM": AT_LEAST_ONE,
+    "INSTDISC.LOSS": OneOf(LOSSES),
+    "INSTDISC.NUM_NEGATIVES": AT_LEAST_ONE,
+    "INSTDISC.TEMPERATURE": POSITIVE,
+    "INSTDISC.BANK_MOMENTUM": PROBABILITY,
+    "SOLVER.IMS_PER_BATCH": AT_LEAST_ONE,
+    "SOLVER.BASE_LR": POSITIVE,
+    "SOLVER.REFERENCE_BATCH": AT_LEAST_ONE,
+    "SOLVER.MOMENTUM": PROBABILITY,
+    "SOLVER.WEIGHT_DECAY": NON_NEGATIVE,
+    "SOLVER.EPOCHS": AT_LEAST_ONE,
+    "SOLVER.STEPS": Within(0, ordered=True),
+    "SOLVER.GAMMA": POSITIVE,
+    "SOLVER.AMP.DTYPE": OneOf(AMP_DTYPES),
+    "CHECKPOINT.KEEP_PERIOD": NON_NEGATIVE,
+    "LOG.PERIOD": AT_LEAST_ONE,
+    "TEST.KNN_PERIOD": NON_NEGATIVE,
+    "TEST.KNN_K": AT_LEAST_ONE,
+    "TEST.KNN_TEMPERATURE": POSITIVE,
+    "TEST.IMS_PER_BATCH": AT_LEAST_ONE,
+}

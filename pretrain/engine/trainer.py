@@ -31,7 +31,7 @@ from .solver import build_optimizer, lr_at_epoch, set_lr
 
 logger = logging.getLogger("pretrain")
 
-AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}  # SOLVER.AMP.DTYPE's choices
 # Per-sample flags of the dataset, summed over each epoch and logged: unreadable images
 # skipped, copy-paste composites, masks without foreground, images without a mask.
 SAMPLE_COUNTS = ("num_bad", "pasted", "empty_mask", "missing_mask")
@@ -67,8 +67,6 @@ class Trainer:
             cfg.SEED,
         ).to(device)
         self.optimizer = build_optimizer(cfg, self.model)
-        if cfg.SOLVER.AMP.DTYPE not in AMP_DTYPES:
-            raise ValueError(f"SOLVER.AMP.DTYPE must be one of {sorted(AMP_DTYPES)}, got {cfg.SOLVER.AMP.DTYPE!r}")
         self.amp_dtype = AMP_DTYPES[cfg.SOLVER.AMP.DTYPE]
         fp16 = cfg.SOLVER.AMP.ENABLED and self.amp_dtype == torch.float16
         self.scaler = torch.amp.GradScaler(device.type, enabled=fp16)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from pretrain.config.defaults import LOSSES
 from pretrain.utils import comm
 from pretrain.utils.seed import derive_seed
 
 from .loss import nce_loss, nce_normalizer, softmax_nce_loss
 from .memory_bank import MemoryBank
-
-LOSSES = ("softmax_nce", "nce")
 
 
 class InstanceDiscrimination(nn.Module):

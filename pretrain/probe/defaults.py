@@ -11,6 +11,13 @@ from collections.abc import Sequence
 from fvcore.common.config import CfgNode as CN
 
 from pretrain.config import load_config
+from pretrain.config.rules import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, PROBABILITY, OneOf, Within
+
+# The string options' values; the code that branches on them imports these.
+SOURCES = ("folder", "list", "places365")  # DATA.NAME
+NORMS = ("none", "bn")  # MODEL.FEATURE_NORM
+FAST_SOLVERS = ("sgd", "lbfgs")  # FAST.SOLVER
+SPACES = ("auto", "embedding", "penultimate")  # KNN.FEATURES
 
 _C = CN()
 _C.OUTPUT_DIR = "output/probe"  # probe_last.pth, metrics.jsonl, log.txt, config.yaml, results JSON
@@ -96,6 +103,36 @@ _C.KNN.FEATURES = "auto"
 _C.LOG = CN()
 _C.LOG.PERIOD = 20  # iterations between metrics.jsonl records
 
+# ---------------------------------------------------------------------------------------------
+# What each value may be, checked when a config is loaded (pretrain.config.rules).
+RULES = {
+    "MODEL.WIDTH": POSITIVE,
+    "MODEL.FEATURE_NORM": OneOf(NORMS),
+    "DATA.NAME": OneOf(SOURCES),
+    "DATA.NUM_WORKERS": NON_NEGATIVE,
+    "INPUT.SIZE": AT_LEAST_ONE,
+    "INPUT.TEST_RESIZE": AT_LEAST_ONE,
+    "INPUT.CROP_SCALE": Within(0, 1, open_low=True, ordered=True),
+    "INPUT.HFLIP_PROB": PROBABILITY,
+    "INPUT.STD": POSITIVE,
+    "SOLVER.IMS_PER_BATCH": AT_LEAST_ONE,
+    "SOLVER.BASE_LR": POSITIVE,
+    "SOLVER.MOMENTUM": PROBABILITY,
+    "SOLVER.WEIGHT_DECAY": NON_NEGATIVE,
+    "SOLVER.EPOCHS": AT_LEAST_ONE,
+    "SOLVER.STEPS": Within(0, ordered=True),
+    "SOLVER.GAMMA": POSITIVE,
+    "TEST.IMS_PER_BATCH": AT_LEAST_ONE,
+    "TEST.PERIOD": NON_NEGATIVE,
+    "FAST.VIEWS": NON_NEGATIVE,
+    "FAST.SOLVER": OneOf(FAST_SOLVERS),
+    "FAST.LBFGS_WEIGHT_DECAY": NON_NEGATIVE,
+    "KNN.K": AT_LEAST_ONE,
+    "KNN.TEMPERATURE": POSITIVE,
+    "KNN.FEATURES": OneOf(SPACES),
+    "LOG.PERIOD": AT_LEAST_ONE,
+}
+
 
 def get_probe_cfg() -> CN:
     return _C.clone()
@@ -103,4 +140,4 @@ def get_probe_cfg() -> CN:
 
 def load_probe_config(config_file: str = "", opts: Sequence[str] = ()) -> CN:
     """Probe defaults <- ``config_file`` <- ``KEY VALUE`` overrides, frozen; unknown keys are errors."""
-    return load_config(config_file, opts, defaults=_C)
+    return load_config(config_file, opts, defaults=_C, rules=RULES)

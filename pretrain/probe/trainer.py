@@ -27,9 +27,10 @@ from pretrain.engine.events import MetricsWriter
 from pretrain.utils import comm
 from pretrain.utils.accuracy import topk_accuracy
 
+from .defaults import NORMS
+
 PROBE_LAST = "probe_last.pth"
 FORMAT = "dilo-linear-probe"
-NORMS = ("none", "bn")
 
 logger = logging.getLogger("pretrain")
 

@@ -1,0 +1,76 @@
+"""What a config value may be: string choices and numeric ranges, declared beside the defaults.
+
+fvcore checks a value's type only, so ``SOLVER.EPOCHS 0`` or ``COPY_PASTE.BLEND gausian``
+would load and fail (or silently do nothing) much later. Each defaults module declares a
+``RULES`` mapping (key -> :class:`OneOf` or :class:`Within`); :func:`check_config` applies it
+when the config is loaded and reports every violation at once, naming the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fvcore.common.config import CfgNode
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """A string option and its allowed values."""
+
+    choices: tuple[str, ...]
+
+    def problem(self, value: Any) -> str | None:
+        return None if value in self.choices else f"must be one of {self.choices}, got {value!r}"
+
+
+@dataclass(frozen=True)
+class Within:
+    """A number (or each number of a tuple) in [low, high]; ``open_low`` excludes low; ``ordered`` tuples ascend."""
+
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    ordered: bool = False
+
+    def problem(self, value: Any) -> str | None:
+        values = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+        bad = [v for v in values if not self._inside(v)]
+        if bad:
+            return f"must be {self._describe()}, got {value!r}"
+        if self.ordered and values != sorted(values):
+            return f"must be in ascending order, got {value!r}"
+        return None
+
+    def _inside(self, v: float) -> bool:
+        if self.low is not None and (v <= self.low if self.open_low else v < self.low):
+            return False
+        return self.high is None or v <= self.high
+
+    def _describe(self) -> str:
+        low = f"{'>' if self.open_low else '>='} {self.low:g}" if self.low is not None else ""
+        high = f"<= {self.high:g}" if self.high is not None else ""
+        return " and ".join(p for p in (low, high) if p) + (" (each)" if self.ordered else "")
+
+
+POSITIVE = Within(0, open_low=True)
+NON_NEGATIVE = Within(0)
+AT_LEAST_ONE = Within(1)
+PROBABILITY = Within(0, 1)
+
+
+def value_at(cfg: CfgNode, key: str) -> Any:
+    for part in key.split("."):
+        cfg = cfg[part]
+    return cfg
+
+
+def check_config(cfg: CfgNode, rules: Mapping[str, OneOf | Within], source: str = "") -> None:
+    """Raise one ValueError listing every key of ``cfg`` that breaks its rule (and what it must be)."""
+    problems = [
+        f"{key} {problem}" for key, rule in rules.items() if (problem := rule.problem(value_at(cfg, key))) is not None
+    ]
+    if problems:
+        where = f"{source}: " if source else ""
+        raise ValueError(f"{where}invalid config value{'s' if len(problems) > 1 else ''}: " + "; ".join(problems))

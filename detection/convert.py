@@ -32,6 +32,7 @@ from pretrain.models.weights import (
     is_pretraining_checkpoint,
     load_state,
     read_weights,
+    with_counters,
 )
 from pretrain.utils.atomic import atomic_open
 
@@ -107,7 +108,7 @@ def convert(path: str) -> Conversion:
     else:
         state, kind = obj.get("state_dict", obj), "state dict"
     tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
-    backbone = backbone_state_dict(tensors)
+    backbone = with_counters(backbone_state_dict(tensors))
     if not backbone:
         raise ValueError(f"{path!r} has no backbone tensors ({len(tensors)} tensors in all): nothing to convert")
     _check_resnet50(backbone, path)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from pretrain.utils.atomic import atomic_open
+from pretrain.utils.torch_file import load_torch_file
 
 LAST = "checkpoint_last.pth"
 
@@ -22,12 +23,7 @@ def save_atomic(obj: Any, path: str) -> None:
 
 def load_checkpoint(path: str) -> dict[str, Any]:
     """Load on the CPU; a missing, truncated or foreign file is an error naming it."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"checkpoint {path!r} does not exist")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # pickle, zip and EOF errors all mean the same thing to the user
-        raise ValueError(f"checkpoint {path!r} is corrupt or not a torch checkpoint: {e}") from e
+    ckpt = load_torch_file(path, "checkpoint")
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise ValueError(f"checkpoint {path!r} is not a dilo pretraining checkpoint (no 'model' entry)")
     return ckpt
@@ -39,8 +35,13 @@ def last_checkpoint(output_dir: str) -> str | None:
 
 
 def rng_state() -> dict[str, Any]:
-    """This process's global generators (Python, NumPy, torch CPU and CUDA)."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """This process's global generators (Python, NumPy, torch CPU and CUDA), as tensors and plain types.
+
+    NumPy's key array becomes a list of ints, so the checkpoint loads with ``weights_only=True``.
+    """
+    kind, key, pos, has_gauss, gauss = np.random.get_state()
+    numpy_state = (kind, key.tolist(), pos, has_gauss, gauss)
+    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state

@@ -9,7 +9,6 @@ and its depth, width and stem are read from the tensors.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from fvcore.common.config import CfgNode
 from torch import nn
 
 from pretrain.config import get_cfg
+from pretrain.utils.torch_file import load_torch_file
 
 from . import build_model
 from .resnet import ResNet
@@ -26,16 +26,12 @@ from .resnet import ResNet
 _PREFIXES = ("module.", "backbone.")
 # What a backbone-only file must not keep: dilo's embedding head, torchvision's classifier.
 _HEADS = ("head.", "fc.")
+COUNTER = "num_batches_tracked"  # a BatchNorm buffer older files lack
 
 
 def read_weights(path: str) -> dict[str, Any]:
-    """``torch.load`` on the CPU, with an error naming ``path`` for a missing or corrupt file."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"weights file {path!r} does not exist")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # zip, pickle and EOF errors all mean "not a torch file" to the user
-        raise ValueError(f"weights file {path!r} is corrupt or not a torch file: {e}") from e
+    """The dict in ``path`` (tensors and plain types only), with an error naming ``path`` otherwise."""
+    obj = load_torch_file(path)
     if not isinstance(obj, dict):
         raise ValueError(f"weights file {path!r} holds a {type(obj).__name__}, expected a dict")
     return obj
@@ -74,7 +70,8 @@ def infer_resnet(state: dict[str, torch.Tensor], path: str = "<state dict>") -> 
 
 
 def load_state(model: nn.Module, state: dict[str, torch.Tensor], path: str) -> None:
-    """``load_state_dict(strict=True)`` with the mismatch spelled out for the user."""
+    """``load_state_dict(strict=True)`` with the mismatch spelled out for the user (see :func:`with_counters`)."""
+    state = with_counters(state)
     missing, unexpected = _key_diff(model.state_dict(), state)
     shapes = [
         f"{k}: file {tuple(state[k].shape)} vs model {tuple(v.shape)}"
@@ -87,6 +84,21 @@ def load_state(model: nn.Module, state: dict[str, torch.Tensor], path: str) -> N
             f"{len(unexpected)} unexpected {unexpected[:5]}, {len(shapes)} mis-shaped {shapes[:5]}"
         )
     model.load_state_dict(state)
+
+
+def with_counters(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with a zero ``num_batches_tracked`` for every BatchNorm that lacks one.
+
+    Files saved before PyTorch 0.4.1 (e.g. torchvision's ``resnet50-19c8e357.pth``, the file
+    detectron2's converter names) have no such buffer; it only counts steps, and a BatchNorm
+    with a momentum (all of dilo's) never reads it.
+    """
+    counters = {
+        k.removesuffix("running_var") + COUNTER: torch.tensor(0)
+        for k in state
+        if k.endswith(".running_var") and k.removesuffix("running_var") + COUNTER not in state
+    }
+    return {**state, **counters}
 
 
 def _key_diff(expected: dict[str, Any], given: dict[str, Any]) -> tuple[list[str], list[str]]:

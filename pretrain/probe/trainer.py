@@ -26,6 +26,7 @@ from pretrain.engine.checkpoint import save_atomic
 from pretrain.engine.events import MetricsWriter
 from pretrain.utils import comm
 from pretrain.utils.accuracy import topk_accuracy
+from pretrain.utils.torch_file import load_torch_file
 
 from .defaults import NORMS
 
@@ -74,10 +75,7 @@ def evaluate(classifier: nn.Module, val: dict[str, torch.Tensor], device: torch.
 
 def read_probe_checkpoint(path: str) -> dict[str, Any]:
     """A probe checkpoint, or an error naming ``path`` and what is wrong with it."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise ValueError(f"probe checkpoint {path!r} is corrupt or not a torch file: {e}") from e
+    ckpt = load_torch_file(path, "probe checkpoint")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"{path!r} is not a linear-probe checkpoint (tools/linear_probe.py writes {PROBE_LAST})")
     return ckpt

@@ -152,3 +152,13 @@ def test_cifar_stem_is_refused(tmp_path):
     )
     with pytest.raises(ValueError, match=r"cifar\.pth' has the 3x3 CIFAR stem"):
         convert(path)
+
+
+def test_classic_torchvision_file_without_batch_counters_converts(tmp_path):
+    """resnet50-19c8e357.pth (pre-0.4.1) has no num_batches_tracked; the output is that of a current file."""
+    current = torchvision.models.resnet50().state_dict()
+    classic = {k: v for k, v in current.items() if not k.endswith("num_batches_tracked")}
+    torch.save(classic, tmp_path / "resnet50-classic.pth")
+    result = convert(str(tmp_path / "resnet50-classic.pth"))
+    assert len(result.backbone) == 318 and result.dropped == {"fc.bias": (1000,), "fc.weight": (1000, 2048)}
+    assert torch.equal(result.backbone["layer4.2.conv3.weight"], current["layer4.2.conv3.weight"])

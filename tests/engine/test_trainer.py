@@ -17,7 +17,7 @@ def test_run_writes_checkpoints_and_metrics(tiny_cfg):
     records = [json.loads(line) for line in Path(out, "metrics.jsonl").read_text().splitlines()]
     assert sum("loss" in r for r in records) == 8  # 64 images / 16 = 4 steps x 2 epochs
     assert sum("knn_top1" in r for r in records) >= 2
-    ckpt = torch.load(os.path.join(out, "checkpoint_last.pth"), weights_only=False)
+    ckpt = torch.load(os.path.join(out, "checkpoint_last.pth"), weights_only=True)
     assert (ckpt["epoch"], ckpt["iter"]) == (2, 0)
     assert torch.equal(ckpt["bank"]["features"], trainer.criterion.bank.features)
     assert {"model", "optimizer", "bank", "rng", "config"} <= set(ckpt)
@@ -29,7 +29,7 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(embedded_cache, tmp_pat
     cfg = tiny_config(embedded_cache, str(tmp_path / "split"))
     _, first = train(cfg, stop_at_step=stop_at_step)
     assert first["interrupted"]
-    ckpt = torch.load(last_checkpoint(cfg.OUTPUT_DIR), weights_only=False)
+    ckpt = torch.load(last_checkpoint(cfg.OUTPUT_DIR), weights_only=True)
     assert ckpt["epoch"] * 4 + ckpt["iter"] == stop_at_step + 1
     resumed, _ = train(cfg, resume=True)
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):

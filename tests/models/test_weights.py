@@ -65,3 +65,15 @@ def test_infer_resnet_reads_width():
     cfg = load_config("", ["MODEL.BACKBONE.NAME", "resnet18", "MODEL.BACKBONE.WIDTH", "0.5"])
     state = build_model(cfg).state_dict()
     assert infer_resnet(backbone_state_dict(state)).out_channels == 256
+
+
+def test_classic_torchvision_file_without_batch_counters_loads(tmp_path):
+    """Files saved before PyTorch 0.4.1 (resnet50-19c8e357.pth) have no num_batches_tracked buffers."""
+    net = torchvision.models.resnet50().eval()
+    state = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
+    assert len(state) == 267
+    torch.save(state, tmp_path / "resnet50-classic.pth")
+    backbone = load_backbone(str(tmp_path / "resnet50-classic.pth"))
+    net.fc = torch.nn.Identity()
+    x = torch.randn(1, 3, 64, 64)
+    assert torch.allclose(backbone(x), net(x), atol=1e-5)

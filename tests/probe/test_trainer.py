@@ -71,7 +71,7 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
     assert resumed.start_epoch == 4
     for key, value in straight.classifier.state_dict().items():
         assert torch.equal(value, resumed.classifier.state_dict()[key]), key
-    assert torch.load(tmp_path / "b" / PROBE_LAST, weights_only=False)["epoch"] == 6
+    assert torch.load(tmp_path / "b" / PROBE_LAST, weights_only=True)["epoch"] == 6
 
 
 def test_bad_checkpoints_are_refused_by_name(tmp_path):

@@ -42,13 +42,13 @@ def test_sigterm_saves_and_resume_finishes(embedded_cache, tmp_path):
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr[-3000:]
     assert "interrupted by SIGTERM" in stdout
-    ckpt = torch.load(tmp_path / "checkpoint_last.pth", weights_only=False)
+    ckpt = torch.load(tmp_path / "checkpoint_last.pth", weights_only=True)
     assert 0 < ckpt["epoch"] * 4 + ckpt["iter"] < 800
     done = subprocess.run(
         _cmd("--resume", *args[:-2], "SOLVER.EPOCHS", str(ckpt["epoch"] + 1)), capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert torch.load(tmp_path / "model_final.pth", weights_only=False)["epoch"] == ckpt["epoch"] + 1
+    assert torch.load(tmp_path / "model_final.pth", weights_only=True)["epoch"] == ckpt["epoch"] + 1
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,54 @@
+"""Reading ``.pth`` files without running code from them.
+
+Every weights file, checkpoint and probe checkpoint is read here with ``weights_only=True``:
+tensors, numbers, strings, containers and numeric NumPy arrays only (older dilo checkpoints
+kept NumPy's generator state as an array), so a file someone else made cannot run code when
+it is converted, probed or resumed. A file that names any other Python object is refused with
+the object named, unless the user trusts it explicitly with the environment variable
+:data:`TRUST_ENV`, which every tool honours.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import numpy as np
+import torch
+
+TRUST_ENV = "DILO_TRUST_PICKLE"
+# Rebuilding a numeric array from its bytes runs no code (object arrays would need other globals).
+_NUMPY_ARRAYS = [
+    np._core.multiarray._reconstruct,
+    np.ndarray,
+    np.dtype,
+    *(type(np.dtype(t)) for t in (np.bool_, np.uint8, np.int32, np.int64, np.uint32, np.float32, np.float64)),
+]
+
+
+def trusted() -> bool:
+    return os.environ.get(TRUST_ENV, "") == "1"
+
+
+def load_torch_file(path: str, what: str = "weights file") -> Any:
+    """``torch.load`` on the CPU, tensors and plain types only (unless trusted); errors name ``path``."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} {path!r} does not exist")
+    try:
+        with torch.serialization.safe_globals(_NUMPY_ARRAYS):
+            return torch.load(path, map_location="cpu", weights_only=not trusted())
+    except Exception as e:  # zip, pickle and EOF errors: the message says which
+        name = re.search(r"GLOBAL (\S+)", str(e))
+        if name is None:
+            raise ValueError(f"{what} {path!r} is corrupt or not a torch file: {_last_line(e)}") from e
+        raise ValueError(
+            f"{what} {path!r} holds a pickled Python object ({name.group(1)}), which could run code when loaded; "
+            f"dilo loads tensors and plain types only. If you trust this file (e.g. a checkpoint of an older "
+            f"dilo), rerun with {TRUST_ENV}=1 in the environment"
+        ) from e
+
+
+def _last_line(e: Exception) -> str:
+    lines = [line for line in str(e).splitlines() if line.strip()]
+    return lines[0] if lines else type(e).__name__

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 from PIL import Image
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -14,12 +15,28 @@ class BadImageError(OSError):
 
 
 def load_rgb(path: str) -> Image.Image:
-    """Decode an image as RGB (grayscale and palette images included), or raise BadImageError."""
+    """Decode an image as 8-bit RGB (grayscale, palette, 16-bit and float images included), or raise BadImageError."""
     try:
         with Image.open(path) as img:
-            return img.convert("RGB")
+            return to_8bit(img).convert("RGB")
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise BadImageError(f"cannot read image {path!r}: {e}") from e
+
+
+def to_8bit(img: Image.Image) -> Image.Image:
+    """Integer and float grayscale (modes I;16*, I, F) scaled to 8 bits by their range.
+
+    PIL's own ``convert`` clips them at 255, so a 16-bit photo would come out almost white.
+    Integers are taken as 16-bit (PIL's mode I also holds 16-bit PNGs and TIFFs; 32-bit integer
+    photos do not occur in practice), floats as [0, 1] if they stay within it, else as
+    [0, 255]. 16-bit RGB PNGs already decode to 8-bit RGB in PIL.
+    """
+    if not (img.mode.startswith("I") or img.mode == "F"):
+        return img
+    values = np.asarray(img, dtype=np.float64)
+    unit_floats = img.mode == "F" and values.size and np.nanmax(values) <= 1
+    scale = 255.0 if unit_floats else 1.0 if img.mode == "F" else 255.0 / 65535
+    return Image.fromarray(np.clip(np.rint(values * scale), 0, 255).astype(np.uint8), "L")
 
 
 def list_images(root: str) -> list[str]:

@@ -21,6 +21,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path
 
 from detection.runs import aggregate, format_table, read_run  # noqa: E402
 from pretrain.utils.atomic import write_json  # noqa: E402
+from pretrain.utils.cli import parse_with_overrides  # noqa: E402
 
 TRAIN_NET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "detection", "train_net.py")
 
@@ -34,8 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--num-gpus", type=int, default=1)
     p.add_argument("--datasets-root", metavar="DIR", help="passed to train_net.py")
     p.add_argument("--collect-only", action="store_true", help="only aggregate the finished runs")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every run")
-    return p.parse_args(argv)
+    return parse_with_overrides(p, argv, "SOLVER.MAX_ITER 100 (for every run)")
 
 
 def run_seed(args: argparse.Namespace, seed: int, out: str) -> None:

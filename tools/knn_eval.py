@@ -21,6 +21,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path
 from pretrain.probe import run_knn  # noqa: E402
 from pretrain.probe.launch import parse_probe_args, setup_probe  # noqa: E402
 from pretrain.utils import comm  # noqa: E402
+from pretrain.utils.cli import run_tool  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -41,4 +42,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    run_tool("knn_eval", main, parse_args())

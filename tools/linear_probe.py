@@ -22,6 +22,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path
 from pretrain.probe import run_linear_probe  # noqa: E402
 from pretrain.probe.launch import parse_probe_args, setup_probe  # noqa: E402
 from pretrain.utils import comm  # noqa: E402
+from pretrain.utils.cli import run_tool  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -43,4 +44,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    run_tool("linear_probe", main, parse_args())

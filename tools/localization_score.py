@@ -42,6 +42,7 @@ from pretrain.diagnosis.localization import (  # noqa: E402
     score_models,
 )
 from pretrain.utils.atomic import write_json  # noqa: E402
+from pretrain.utils.cli import parse_with_overrides  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,8 +57,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--size", type=int, help="input side (default: the checkpoint's INPUT.SIZE, else 224)")
     p.add_argument("--json", metavar="FILE", help="write every number, per-image scores included, here")
     p.add_argument("--config-file", default="", metavar="FILE", help="config of the embedded set (default: defaults)")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides, e.g. DATA.EMBEDDED.CACHE_DIR /data")
-    args = p.parse_args(argv)
+    args = parse_with_overrides(p, argv, "DATA.EMBEDDED.CACHE_DIR /data")
     if bool(args.images) != bool(args.masks) or (args.images and not args.train):
         p.error("--images needs --masks and --train")
     if args.no_embedded and not args.images:

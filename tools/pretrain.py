@@ -23,6 +23,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path
 from pretrain.config import load_config  # noqa: E402
 from pretrain.engine import Trainer  # noqa: E402
 from pretrain.utils import comm  # noqa: E402
+from pretrain.utils.cli import parse_with_overrides, run_tool  # noqa: E402
 from pretrain.utils.logger import setup_logger  # noqa: E402
 
 DEFAULT_CONFIG = os.path.normpath(
@@ -34,8 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config-file", default=DEFAULT_CONFIG, metavar="FILE", help="YAML config (default: the demo)")
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUTPUT_DIR")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides, e.g. SOLVER.EPOCHS 10")
-    return p.parse_args(argv)
+    return parse_with_overrides(p, argv)
 
 
 def copy_paste(cfg) -> str:
@@ -84,4 +84,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    run_tool("pretrain", main, parse_args())

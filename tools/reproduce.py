@@ -35,6 +35,7 @@ from pretrain.reproduce import (  # noqa: E402
     reproduce,
     table_settings,
 )
+from pretrain.utils.cli import parse_with_overrides  # noqa: E402
 from pretrain.utils.logger import setup_logger  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -80,8 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="texture images for Table 2 (c); its column is skipped when the folder is absent",
     )
     p.add_argument("--report-only", action="store_true", help="tabulate the finished runs; train nothing")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every run")
-    return p.parse_args(argv)
+    return parse_with_overrides(p, argv, "SOLVER.EPOCHS 10 (for every run)")
 
 
 def dataset_opts(args: argparse.Namespace) -> tuple[list[str], dict[str, str] | None]:

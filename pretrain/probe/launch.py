@@ -13,6 +13,7 @@ from fvcore.common.config import CfgNode
 
 from pretrain.utils import comm
 from pretrain.utils.atomic import write_json
+from pretrain.utils.cli import parse_with_overrides
 from pretrain.utils.logger import setup_logger
 
 from .defaults import load_probe_config
@@ -28,8 +29,7 @@ def parse_probe_args(doc: str, argv: list[str] | None = None, resume: bool = Fal
     src.add_argument("--dataset", choices=DATASETS, help="shorthand for --config-file configs/probe/<dataset>.yaml")
     if resume:
         p.add_argument("--resume", action="store_true", help="continue from OUTPUT_DIR/probe_last.pth")
-    p.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides, e.g. MODEL.WEIGHTS r50.pth")
-    return p.parse_args(argv)
+    return parse_with_overrides(p, argv, "MODEL.WEIGHTS r50.pth")
 
 
 def config_file(args: argparse.Namespace) -> str:

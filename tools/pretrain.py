@@ -7,6 +7,10 @@ With no arguments: the embedded default on the CPU, a few minutes, ending with a
     python tools/pretrain.py --config-file configs/pretrain/instdisc_R50.yaml DATA.TRAIN_ROOT /data/imagenet/train
     torchrun --nproc_per_node 8 tools/pretrain.py --config-file configs/pretrain/instdisc_R50.yaml
     python tools/pretrain.py --config-file ... --resume      # continue from OUTPUT_DIR/checkpoint_last.pth
+
+Exit status: 0 when training finished; 75 (EX_TEMPFAIL, "try again") when SIGTERM stopped it
+after saving checkpoint_last.pth, so a scheduler can requeue the job with --resume and
+``pretrain && convert`` never converts an unfinished run; 1 on bad input.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path
 from pretrain.config import load_config  # noqa: E402
 from pretrain.engine import Trainer  # noqa: E402
 from pretrain.utils import comm  # noqa: E402
+from pretrain.utils.atomic import remove_stale_temporaries  # noqa: E402
 from pretrain.utils.cli import parse_with_overrides, run_tool  # noqa: E402
 from pretrain.utils.logger import setup_logger  # noqa: E402
 
+EXIT_INTERRUPTED = 75  # sysexits.h EX_TEMPFAIL: saved after SIGTERM, rerun with --resume
 DEFAULT_CONFIG = os.path.normpath(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "pretrain", "demo.yaml")
 )
@@ -55,7 +61,11 @@ def summary(cfg, result: dict, seconds: float) -> str:
         f"  checkpoints   {os.path.join(cfg.OUTPUT_DIR, 'checkpoint_last.pth')}",
     ]
     if result.get("interrupted"):
-        return "\n".join([*lines, "  interrupted by SIGTERM: continue with --resume"])
+        where = f"epoch {result['epoch']} iteration {result['iter']} of {cfg.SOLVER.EPOCHS} epochs"
+        unfinished = (
+            f"  UNFINISHED    stopped by SIGTERM at {where}: continue with --resume (exit status {EXIT_INTERRUPTED})"
+        )
+        return "\n".join([*lines, unfinished])
     chance = 100 / result["num_classes"]
     for key, name in (("knn_top1", f"kNN top-1 (k={cfg.TEST.KNN_K})"), ("linear_top1", "linear probe top-1")):
         if key in result:
@@ -70,6 +80,7 @@ def main(args: argparse.Namespace) -> dict:
     logger.info("config %s on %s x %d", args.config_file, device, comm.get_world_size())
     if comm.is_main_process():
         os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+        remove_stale_temporaries(cfg.OUTPUT_DIR)
         with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
             f.write(cfg.dump())
     start = time.perf_counter()
@@ -84,4 +95,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    run_tool("pretrain", main, parse_args())
+    sys.exit(EXIT_INTERRUPTED if run_tool("pretrain", main, parse_args()).get("interrupted") else 0)

@@ -12,7 +12,7 @@ import torch
 from fvcore.common.config import CfgNode
 
 from pretrain.utils import comm
-from pretrain.utils.atomic import write_json
+from pretrain.utils.atomic import remove_stale_temporaries, write_json
 from pretrain.utils.cli import parse_with_overrides
 from pretrain.utils.logger import setup_logger
 
@@ -44,6 +44,7 @@ def setup_probe(args: argparse.Namespace, name: str) -> tuple[CfgNode, torch.dev
     logger.info("%s: config %s on %s x %d", name, config_file(args) or "<defaults>", device, comm.get_world_size())
     if comm.is_main_process():
         os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+        remove_stale_temporaries(cfg.OUTPUT_DIR)
         with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
             f.write(cfg.dump())
     return cfg, device

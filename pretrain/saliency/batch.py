@@ -4,13 +4,17 @@ Built for ImageNet-sized jobs: work is split over processes (``workers``) and ma
 (``num_shards`` / ``shard_id``, every shard-th file); a mask already on disk is skipped, so
 a killed job resumes where it stopped; masks are written atomically (a temporary file, then
 a rename), so a mask on disk is always whole; an unreadable image is reported, skipped and
-counted instead of stopping the job. Networks with a ``predict_batch`` method (BASNet) run
+counted instead of stopping the job; worker processes die with the job (kill -9 included), so an
+immediate rerun never races with them. Networks with a ``predict_batch`` method (BASNet) run
 batched in the main process, on the GPU when there is one.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +25,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from pretrain.utils.atomic import atomic_open
+from pretrain.utils.atomic import atomic_open, remove_stale_temporaries
 from pretrain.utils.image_io import BadImageError, list_images, load_rgb, mask_path
 
 from .registry import SaliencyMethod, build_saliency
@@ -58,10 +62,27 @@ def write_mask(saliency: np.ndarray, path: str) -> None:
 _method: SaliencyMethod | None = None
 
 
-def _init_worker(name: str, kwargs: dict[str, Any]) -> None:
+def _init_worker(name: str, kwargs: dict[str, Any], parent: int | None = None) -> None:
     global _method
+    if parent is not None:
+        _die_with(parent)
     cv2.setNumThreads(1)  # one core per worker process
     _method = build_saliency(name, **kwargs)
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this worker when ``parent`` dies (Linux); exit now if it already has.
+
+    A pool's workers otherwise outlive a killed job and keep writing masks for seconds. On
+    other systems the job's normal end (or Ctrl-C) still stops them.
+    """
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # died before the line above took effect
+        os._exit(1)
 
 
 def _one(task: tuple[str, str]) -> str | None:
@@ -96,6 +117,8 @@ def compute_masks(
         raise ValueError(f"--shard-id must be in [0, {num_shards}), got {shard_id}")
     kwargs = method_kwargs or {}
     start = time.perf_counter()
+    if os.path.isdir(output_dir):
+        remove_stale_temporaries(output_dir)
     shard = list_images(input_dir)[shard_id::num_shards]
     tasks = [(os.path.join(input_dir, rel), mask_path(output_dir, rel)) for rel in shard]
     todo = [t for t in tasks if not os.path.exists(t[1])]
@@ -117,7 +140,7 @@ def compute_masks(
             bar.update(len(batch))
     else:
         workers = min(workers, len(todo))
-        pool = get_context("spawn").Pool(workers, _init_worker, (method, kwargs)) if workers > 1 else None
+        pool = get_context("spawn").Pool(workers, _init_worker, (method, kwargs, os.getpid())) if workers > 1 else None
         if pool is None:
             _init_worker(method, kwargs)
         try:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import re
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO
+
+TMP_PREFIX = ".tmp-"
+_TMP_NAME = re.compile(re.escape(TMP_PREFIX) + r"[a-z0-9_]{8}")  # what mkstemp makes of the prefix
+_STARTED = time.time()  # this process's start, as far as its writes go: before any atomic_open
 
 
 @contextmanager
@@ -20,7 +28,7 @@ def atomic_open(path: str) -> Iterator[BinaryIO]:
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=folder)
     try:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
@@ -32,6 +40,33 @@ def atomic_open(path: str) -> Iterator[BinaryIO]:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def remove_stale_temporaries(root: str) -> list[str]:
+    """Delete the temporary files that killed writers left below ``root``; returns their paths.
+
+    Only files named as :func:`atomic_open` names them and last modified before this process
+    started are taken: a temporary of a writer that is alive now is younger (every write
+    touches it), and nobody else's files match.
+    """
+    removed = []
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if _TMP_NAME.fullmatch(name) and _mtime(path) < _STARTED:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
+                removed.append(path)
+    if removed:
+        logging.getLogger("pretrain").info("removed %d temporary files of killed writes in %s", len(removed), root)
+    return removed
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except FileNotFoundError:  # its writer finished (renamed it) or cleaned up meanwhile
+        return _STARTED
 
 
 def _umask() -> int:

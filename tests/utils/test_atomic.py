@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 
 import pytest
 
-from pretrain.utils.atomic import atomic_open
+from pretrain.utils.atomic import atomic_open, remove_stale_temporaries
 
 
 def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -28,3 +29,16 @@ def test_permissions_follow_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(tmp_path / "f.bin").st_mode) == 0o644
+
+
+def test_stale_temporaries_of_killed_writes_are_removed_and_nothing_else(tmp_path):
+    (tmp_path / "masks" / "cls").mkdir(parents=True)
+    stale = tmp_path / "masks" / "cls" / ".tmp-ab_c1234"  # a killed write, from before this process
+    young = tmp_path / "masks" / ".tmp-zz9y8x7w"  # a writer alive now
+    others = [tmp_path / ".tmp-notours.txt", tmp_path / "masks" / "cls" / "a.png", tmp_path / "tmp-abcd1234"]
+    for path in [stale, young, *others]:
+        path.write_bytes(b"x")
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    os.utime(young, None)
+    assert remove_stale_temporaries(str(tmp_path)) == [str(stale)]
+    assert not stale.exists() and young.exists() and all(p.exists() for p in others)

@@ -50,7 +50,13 @@ def dataset_roots(cfg: CfgNode) -> tuple[str, str]:
         return os.path.join(root, "train"), os.path.join(root, "val")
     if not cfg.DATA.TRAIN_ROOT:
         raise ValueError("DATA.TRAIN_ROOT is empty: set it to an image folder root/<class>/<image>")
-    return cfg.DATA.TRAIN_ROOT, cfg.DATA.VAL_ROOT
+    val_root = cfg.DATA.VAL_ROOT
+    if val_root and not os.path.isdir(os.path.expanduser(val_root)):
+        raise FileNotFoundError(
+            f"validation folder {val_root!r} does not exist (DATA.VAL_ROOT): fix the path, "
+            "or set DATA.VAL_ROOT '' to train without the kNN monitor"
+        )
+    return cfg.DATA.TRAIN_ROOT, val_root
 
 
 def build_train_sampler(cfg: CfgNode, size: int) -> EpochSampler:

@@ -24,21 +24,26 @@ def atomic_open(path: str) -> Iterator[BinaryIO]:
 
     Writes go to a temporary file in the same folder, which is fsynced and renamed over
     ``path``; on any error the temporary file is removed and ``path`` is left as it was.
-    The file gets the permissions ``open`` would give it (mkstemp's are owner-only).
+    The file gets the permissions ``open`` would give it (mkstemp's are owner-only). An OSError
+    of the write (no space, no permission) names ``path``, the file the user knows, not the
+    temporary.
     """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=folder)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, dir=folder)
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as e:
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError) and e.filename in (None, tmp, folder):
+            raise type(e)(e.errno, f"{e.strerror or e} (the previous file, if any, is intact)", path) from e
         raise
 
 

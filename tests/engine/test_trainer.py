@@ -60,3 +60,11 @@ def test_bf16_autocast_and_channels_last_run_on_the_cpu(embedded_cache, tmp_path
     assert result["epochs"] == 1
     assert trainer.criterion.bank.features.dtype == torch.float32  # the bank stays full precision
     assert torch.isfinite(next(trainer.model.parameters())).all()
+
+
+def test_a_missing_validation_folder_names_data_val_root(embedded_cache, tmp_path):
+    cfg = tiny_config(embedded_cache, str(tmp_path), "DATA.SOURCE", "folder", "DATA.TRAIN_ROOT", str(tmp_path))
+    cfg.defrost()
+    cfg.DATA.VAL_ROOT = str(tmp_path / "no_val")
+    with pytest.raises(FileNotFoundError, match=r"no_val' does not exist \(DATA.VAL_ROOT\).*DATA.VAL_ROOT ''"):
+        train(cfg)

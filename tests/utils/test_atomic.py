@@ -42,3 +42,20 @@ def test_stale_temporaries_of_killed_writes_are_removed_and_nothing_else(tmp_pat
     os.utime(young, None)
     assert remove_stale_temporaries(str(tmp_path)) == [str(stale)]
     assert not stale.exists() and young.exists() and all(p.exists() for p in others)
+
+
+def test_a_failed_write_names_the_final_file_not_the_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint_last.pth"
+    path.write_bytes(b"old")
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with (
+        pytest.raises(OSError, match=r"No space left on device.*'.*/checkpoint_last\.pth'$") as e,
+        atomic_open(str(path)) as f,
+    ):
+        f.write(b"new")
+    assert e.value.filename == str(path) and ".tmp-" not in str(e.value)
+    assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["checkpoint_last.pth"]

@@ -114,16 +114,12 @@ def build_train_dataset(cfg: CfgNode, root: str) -> InstanceFolder:
             raise ValueError("COPY_PASTE.BACKGROUND texture needs COPY_PASTE.TEXTURE_ROOT (a folder of images)")
         textures = [os.path.join(cp.TEXTURE_ROOT, p) for p in list_images(cp.TEXTURE_ROOT)]
         texture = texture_source(textures, _load_texture)
-    return folder(
-        root,
-        transform,
-        cfg.DATA.SKIP_BAD_IMAGES,
-        cfg.SEED,
-        copy_paste,
-        mask_root(cfg, root),
-        cp.MISSING_MASKS == "skip",
-        texture,
+    skip = cp.MISSING_MASKS == "skip"
+    dataset = folder(
+        root, transform, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED, copy_paste, mask_root(cfg, root), skip, texture
     )
+    dataset.masks.check(dataset.root, skip or cfg.DATA.SKIP_BAD_IMAGES)  # headers, before training starts
+    return dataset
 
 
 @functools.lru_cache(maxsize=256)

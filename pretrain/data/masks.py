@@ -2,18 +2,25 @@
 
 ``tools/saliency.py`` writes ``<mask_root>/<relative path without extension>.png``; true
 masks laid out the same way work too. Every image's mask is looked up when the dataset is
-built, so a missing one is reported before training starts, not hours into it.
+built, and :meth:`MaskFolder.check` reads each mask's header and its image's, so a missing,
+truncated or mis-sized mask is reported before training starts, not hours into it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import struct
 
 from PIL import Image
 
 from pretrain.utils.image_io import BadImageError, mask_path
 
-SHOWN = 5  # missing masks named in the error
+SHOWN = 5  # bad masks named in an error
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the last 12 bytes of every whole PNG
+
+logger = logging.getLogger("pretrain")
 
 
 class MaskFolder:
@@ -23,21 +30,89 @@ class MaskFolder:
         root = os.path.expanduser(mask_root)
         if not os.path.isdir(root):
             raise FileNotFoundError(f"mask folder {mask_root!r} does not exist (COPY_PASTE.MASK_ROOT)")
+        self.root, self.relpaths = mask_root, relpaths
         self.paths = [mask_path(root, rel) for rel in relpaths]
         self.present = [os.path.isfile(p) for p in self.paths]
         missing = [p for p, ok in zip(self.paths, self.present, strict=True) if not ok]
         if missing and not allow_missing:
-            shown = "\n  ".join(missing[:SHOWN])
             raise FileNotFoundError(
-                f"{len(missing)} of {len(self.paths)} images have no mask in {mask_root!r}, e.g.:\n  {shown}\n"
-                "compute them with tools/saliency.py, or set COPY_PASTE.MISSING_MASKS skip to train those "
+                f"{len(missing)} of {len(self.paths)} images have no mask in {mask_root!r}, e.g.:\n  "
+                + "\n  ".join(missing[:SHOWN])
+                + "\ncompute them with tools/saliency.py, or set COPY_PASTE.MISSING_MASKS skip to train those "
                 "images without copy-paste"
             )
         self.num_missing = len(missing)
+        self.skip_bad = False  # an unreadable mask stops the run (see check)
+
+    def check(self, image_root: str, skip_bad: bool = False) -> list[str]:
+        """Compare every present mask's header with its image's; returns the problems found.
+
+        Headers only (a PNG's first 24 and last 12 bytes, the image's header through PIL), so
+        ImageNet's 1.28M masks take minutes, not the hours of decoding them. A mask that is
+        not a whole PNG (truncated, empty, another format) or not its image's size stops the
+        run, all of them named at once; with ``skip_bad`` (COPY_PASTE.MISSING_MASKS skip or
+        DATA.SKIP_BAD_IMAGES) such masks count as missing, and so does one that fails to
+        decode later.
+        """
+        problems, bad = [], []
+        for i in (i for i, ok in enumerate(self.present) if ok):
+            problem = _mask_problem(self.paths[i], os.path.join(image_root, self.relpaths[i]))
+            if problem:
+                problems.append(f"{self.paths[i]}: {problem}")
+                bad.append(i)
+        if problems and not skip_bad:
+            raise ValueError(
+                f"{len(problems)} of {len(self.paths)} masks in {self.root!r} do not fit their images, e.g.:\n  "
+                + "\n  ".join(problems[:SHOWN])
+                + "\ndelete and recompute them with tools/saliency.py, or set COPY_PASTE.MISSING_MASKS skip to "
+                "train those images without copy-paste"
+            )
+        for i in bad:
+            self.present[i] = False
+        self.num_missing += len(bad)
+        self.skip_bad = skip_bad
+        if problems:
+            logger.warning("%d masks do not fit their images and count as missing, e.g. %s", len(bad), problems[0])
+        return problems
 
     def load(self, index: int, size: tuple[int, int] | None = None) -> Image.Image | None:
-        """The 8-bit mask of image ``index`` (None if absent); with ``size``, it must be the image's (w, h)."""
-        return load_mask(self.paths[index], size) if self.present[index] else None
+        """The 8-bit mask of image ``index`` (None if absent, or unreadable under ``skip_bad``).
+
+        With ``size``, it must be the image's (w, h).
+        """
+        if not self.present[index]:
+            return None
+        try:
+            return load_mask(self.paths[index], size)
+        except BadImageError:
+            if not self.skip_bad:
+                raise
+            return None
+
+
+def png_size(path: str) -> tuple[int, int] | None:
+    """(w, h) from a PNG's header, or None unless the file starts and ends as a whole PNG does."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+        if len(head) < 24 or head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
+            return None
+        f.seek(-len(PNG_END), os.SEEK_END)
+        if f.read() != PNG_END:
+            return None
+    width, height = struct.unpack(">II", head[16:24])
+    return width, height
+
+
+def _mask_problem(mask: str, image: str) -> str | None:
+    size = png_size(mask)
+    if size is None:
+        return "not a whole PNG (truncated or unreadable)"
+    try:
+        with Image.open(image) as img:
+            expected = img.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None  # the image's own problem: DATA.SKIP_BAD_IMAGES or the loader reports it
+    return None if size == expected else f"{size[0]}x{size[1]}, its image {expected[0]}x{expected[1]}"
 
 
 def load_mask(path: str, size: tuple[int, int] | None = None) -> Image.Image:

@@ -20,6 +20,7 @@ import time
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
 
 from detection.convert import convert, save_detectron2, save_torchvision  # noqa: E402
+from pretrain.utils.cli import run_tool  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,6 +49,6 @@ def main(args: argparse.Namespace) -> dict[str, str]:
 
 if __name__ == "__main__":
     try:
-        main(parse_args())
+        run_tool("convert", main, parse_args())
     except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"convert: {e}") from e

@@ -21,7 +21,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path
 
 from detection.runs import aggregate, format_table, read_run  # noqa: E402
 from pretrain.utils.atomic import write_json  # noqa: E402
-from pretrain.utils.cli import parse_with_overrides  # noqa: E402
+from pretrain.utils.cli import parse_with_overrides, run_tool  # noqa: E402
 
 TRAIN_NET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "detection", "train_net.py")
 
@@ -63,4 +63,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    run_tool("detection_runs", main, parse_args())

@@ -29,6 +29,7 @@ from pretrain.saliency.metrics import (  # noqa: E402
     read_mask,
     resize_to,
 )
+from pretrain.utils.cli import run_tool  # noqa: E402
 
 SHOW_MISSING = 5
 
@@ -97,6 +98,6 @@ def main(args: argparse.Namespace) -> dict[str, dict]:
 
 if __name__ == "__main__":
     try:
-        main(parse_args())
+        run_tool("eval_saliency", main, parse_args())
     except ValueError as exc:
         sys.exit(f"error: {exc}")

@@ -35,7 +35,7 @@ from pretrain.reproduce import (  # noqa: E402
     reproduce,
     table_settings,
 )
-from pretrain.utils.cli import parse_with_overrides  # noqa: E402
+from pretrain.utils.cli import parse_with_overrides, run_tool  # noqa: E402
 from pretrain.utils.logger import setup_logger  # noqa: E402
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -130,4 +130,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    run_tool("reproduce", main, parse_args())

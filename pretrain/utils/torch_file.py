@@ -19,12 +19,16 @@ import torch
 
 TRUST_ENV = "DILO_TRUST_PICKLE"
 # Rebuilding a numeric array from its bytes runs no code (object arrays would need other globals).
-_NUMPY_ARRAYS = [
-    np._core.multiarray._reconstruct,
-    np.ndarray,
-    np.dtype,
-    *(type(np.dtype(t)) for t in (np.bool_, np.uint8, np.int32, np.int64, np.uint32, np.float32, np.float64)),
-]
+# Registered once for the process (torch 2.4 has no scoped form); ``_reconstruct`` is taken from
+# an array's own pickle recipe, which names it on NumPy 1 and 2 alike.
+torch.serialization.add_safe_globals(
+    [
+        np.zeros(1).__reduce__()[0],
+        np.ndarray,
+        np.dtype,
+        *(type(np.dtype(t)) for t in (np.bool_, np.uint8, np.int32, np.int64, np.uint32, np.float32, np.float64)),
+    ]
+)
 
 
 def trusted() -> bool:
@@ -36,8 +40,7 @@ def load_torch_file(path: str, what: str = "weights file") -> Any:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{what} {path!r} does not exist")
     try:
-        with torch.serialization.safe_globals(_NUMPY_ARRAYS):
-            return torch.load(path, map_location="cpu", weights_only=not trusted())
+        return torch.load(path, map_location="cpu", weights_only=not trusted())
     except Exception as e:  # zip, pickle and EOF errors: the message says which
         name = re.search(r"GLOBAL (\S+)", str(e))
         if name is None:

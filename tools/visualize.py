@@ -31,7 +31,7 @@ import torch
 # tools/pretrain.py is named like the package: keep this folder off the import path.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
 
-from pretrain.augment.copy_paste import texture_source  # noqa: E402
+from pretrain.augment.backgrounds import texture_source  # noqa: E402
 from pretrain.data.build import SMALL_IMAGE_SALIENCY  # noqa: E402
 from pretrain.diagnosis.class_gradient import TARGETS, classifier_for  # noqa: E402
 from pretrain.diagnosis.frozen_model import SPACES, load_models  # noqa: E402

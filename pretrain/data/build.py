@@ -11,17 +11,17 @@ import torch
 from fvcore.common.config import CfgNode
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from pretrain.augment.copy_paste import CopyPaste, texture_source
+from pretrain.augment.backgrounds import texture_source
+from pretrain.augment.copy_paste import CopyPaste
+from pretrain.augment.reference import build_test_transform
 from pretrain.saliency.batch import compute_masks
 from pretrain.utils import comm
 from pretrain.utils.image_io import list_images, load_rgb
 
 from .embedded import EmbeddedSpec, ensure_embedded
-from .fast_augment import CropAugmentation
 from .image_folder import FastInstanceFolder, InstanceFolder
 from .resident import ResidentLoader
 from .sampler import EpochSampler
-from .transforms import build_test_transform, build_train_transform
 
 SOURCES = ("folder", "embedded")
 BACKENDS = ("cpu", "gpu", "resident")  # INPUT.BACKEND: where augmentations run, see build_train_batches
@@ -86,9 +86,9 @@ def build_train_batches(
 ) -> tuple[DataLoader | ResidentLoader, EpochSampler]:
     """The pretraining batches of INPUT.BACKEND.
 
-    "cpu": DataLoader workers augment with PIL (the reference); "gpu": workers crop, ``device``
-    colors (:mod:`.fast_augment`); "resident": the decoded set lives on ``device``, which does
-    everything (:mod:`.resident`, for small sets).
+    "cpu": DataLoader workers augment with PIL (the reference executor); "gpu": workers crop
+    (:mod:`.reduced_decode`) and paste, ``device`` colors (the batched executor); "resident": the
+    decoded set lives on ``device``, where the batched executor does everything (:mod:`.resident`).
     """
     if cfg.INPUT.BACKEND != "resident":
         return build_train_loader(cfg, dataset)
@@ -97,7 +97,8 @@ def build_train_batches(
 
 
 def build_train_dataset(cfg: CfgNode, root: str) -> InstanceFolder:
-    """The training instances, with copy-paste when COPY_PASTE.PROB > 0; uint8 crops on the fast path."""
+    """The training instances, planned and augmented, with copy-paste when COPY_PASTE.PROB > 0; uint8 crops
+    and photometric parameters on the fast path."""
     if not os.path.isdir(os.path.expanduser(root)):  # before any mask work: the images come first
         raise FileNotFoundError(f"image folder {root!r} does not exist (DATA.TRAIN_ROOT)")
     if cfg.INPUT.BACKEND not in BACKENDS:
@@ -105,9 +106,8 @@ def build_train_dataset(cfg: CfgNode, root: str) -> InstanceFolder:
     fast = cfg.INPUT.BACKEND == "gpu"
     folder = FastInstanceFolder if fast else InstanceFolder
     cp = cfg.COPY_PASTE
-    transform = CropAugmentation(cfg) if fast else build_train_transform(cfg)
     if cp.PROB == 0:
-        return folder(root, transform, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED)
+        return folder(root, None, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED, augmentation=cfg)
     if cp.MISSING_MASKS not in ("error", "skip"):
         raise ValueError(f"COPY_PASTE.MISSING_MASKS must be 'error' or 'skip', got {cp.MISSING_MASKS!r}")
     copy_paste = CopyPaste(cp.PROB, cp.BACKGROUND, cp.BLEND, cp.MASK_THRESHOLD, cp.BLUR_SIGMA)
@@ -119,13 +119,14 @@ def build_train_dataset(cfg: CfgNode, root: str) -> InstanceFolder:
         texture = texture_source(textures, _load_texture)
     return folder(
         root,
-        transform,
+        None,
         cfg.DATA.SKIP_BAD_IMAGES,
         cfg.SEED,
         copy_paste,
         mask_root(cfg, root),
         cp.MISSING_MASKS == "skip",
         texture,
+        cfg,
     )
 
 

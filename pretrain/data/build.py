@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import os
 
 import numpy as np
@@ -14,7 +13,6 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from pretrain.augment.backgrounds import texture_source
 from pretrain.augment.copy_paste import CopyPaste
 from pretrain.augment.reference import build_test_transform
-from pretrain.saliency.batch import compute_masks
 from pretrain.utils import comm
 from pretrain.utils.image_io import list_images, load_rgb
 
@@ -25,15 +23,6 @@ from .sampler import EpochSampler
 
 SOURCES = ("folder", "embedded")
 BACKENDS = ("cpu", "gpu", "resident")  # INPUT.BACKEND: where augmentations run, see build_train_batches
-
-logger = logging.getLogger("pretrain")
-
-# The authors' settings assume ~400 x 300 photos (600 px per superpixel, an 8 px boundary band):
-# on 64 px images that leaves 7 superpixels. Keep their superpixel count and band proportions.
-SMALL_IMAGE_SALIENCY: dict[str, dict] = {
-    "rbd": {"pixels_per_superpixel": 40, "boundary_width": 2},
-    "gs": {"pixels_per_superpixel": 40, "boundary_width": 2},
-}
 
 
 def embedded_spec(cfg: CfgNode) -> EmbeddedSpec:
@@ -136,22 +125,26 @@ def _load_texture(path: str) -> np.ndarray:
     return np.asarray(load_rgb(path))
 
 
+def embedded_mask_root(train_root: str, method: str) -> str:
+    """Where the embedded set's masks of DATA.EMBEDDED.MASKS ``method`` live ("true": the rendered ones)."""
+    return os.path.join(os.path.dirname(train_root), "masks" if method == "true" else f"masks_{method}", "train")
+
+
 def mask_root(cfg: CfgNode, train_root: str) -> str:
-    """COPY_PASTE.MASK_ROOT, or the embedded set's masks (computed once, by rank 0, and cached)."""
+    """COPY_PASTE.MASK_ROOT, or the embedded set's masks (computed by the run's setup, see
+    :func:`pretrain.engine.prepare_embedded`: the data layer only reads masks)."""
     if cfg.COPY_PASTE.MASK_ROOT:
         return cfg.COPY_PASTE.MASK_ROOT
     if cfg.DATA.SOURCE != "embedded":
         raise ValueError("COPY_PASTE.PROB > 0 needs COPY_PASTE.MASK_ROOT: masks from tools/saliency.py")
     method = cfg.DATA.EMBEDDED.MASKS
-    root = os.path.dirname(train_root)
-    if method == "true":
-        return os.path.join(root, "masks", "train")
-    out = os.path.join(root, f"masks_{method}", "train")
-    if comm.is_main_process():
-        summary = compute_masks(train_root, out, method, SMALL_IMAGE_SALIENCY.get(method, {}), os.cpu_count() or 1)
-        if summary.written:
-            logger.info("embedded set: %s masks computed for copy-paste: %s", method, summary)
-    comm.barrier()
+    out = embedded_mask_root(train_root, method)
+    if not os.path.isdir(out):
+        raise FileNotFoundError(
+            f"the embedded set's {method} masks {out!r} are not computed (DATA.EMBEDDED.MASKS): tools/pretrain.py "
+            f"computes them on first run, or run tools/saliency.py --input {train_root} --output {out} "
+            f"--method {method} --small-images"
+        )
     return out
 
 

@@ -31,7 +31,7 @@ import torch
 from fvcore.common.config import CfgNode
 from torchvision import transforms as T
 
-from pretrain.utils.seed import derive_seed
+from pretrain.utils.seed import derive_seed, derive_seeds
 
 from .backgrounds import Backgrounds
 from .copy_paste import Box, Composite, CopyPaste, PastePlan
@@ -100,22 +100,29 @@ class Planner:
         """The plan of sample ``index`` in ``epoch``, for an image of (w, h) ``size``."""
         with seeded_default_generator(derive_seed(seed, epoch, index)):
             box, photometric = self._torchvision_draws(size)
-        return self._with_paste(box, photometric, seed, epoch, index)
+        if self.copy_paste is None:
+            return SamplePlan(box, photometric, Composite.OFF, None)
+        return self._with_paste(box, photometric, derive_seed(seed, epoch, index, 1))
 
     def plan_batch(
         self, seed: int, epoch: int, indices: Sequence[int], sizes: Sequence[tuple[int, int]]
     ) -> list[SamplePlan]:
-        """:meth:`plan` of many samples (the same values), saving the caller's torch stream once."""
+        """:meth:`plan` of many samples, the same values for less: the seeds of the whole batch are derived
+        at once (:func:`derive_seeds`) and the caller's torch stream is saved once, not per sample."""
+        coords = np.array([(seed, epoch, i) for i in indices], dtype=np.int64).reshape(-1, 3)
         gen = torch.default_generator
         state = gen.get_state()
         try:
             draws = []
-            for index, size in zip(indices, sizes, strict=True):
-                gen.manual_seed(derive_seed(seed, epoch, index))
+            for sample_seed, size in zip(derive_seeds(coords), sizes, strict=True):
+                gen.manual_seed(sample_seed)
                 draws.append(self._torchvision_draws(size))
         finally:
             gen.set_state(state)
-        return [self._with_paste(*draw, seed, epoch, i) for draw, i in zip(draws, indices, strict=True)]
+        if self.copy_paste is None:
+            return [SamplePlan(box, photometric, Composite.OFF, None) for box, photometric in draws]
+        paste_seeds = derive_seeds(np.column_stack([coords, np.ones(len(coords), np.int64)]))
+        return [self._with_paste(*draw, s) for draw, s in zip(draws, paste_seeds, strict=True)]
 
     def _torchvision_draws(self, size: tuple[int, int]) -> tuple[Box, Photometric]:
         """The crop box, then grayscale, jitter and flip: torchvision's calls, in InstDisc's order."""
@@ -126,11 +133,10 @@ class Planner:
         flip = bool(torch.rand(1) < self.hflip_prob)  # RandomHorizontalFlip's draw
         return tuple(box), Photometric(gray, tuple(order.tolist()), tuple(factors), flip)
 
-    def _with_paste(self, box: Box, photometric: Photometric, seed: int, epoch: int, index: int) -> SamplePlan:
-        if self.copy_paste is None:
-            return SamplePlan(box, photometric, Composite.OFF, None)
-        assert self.backgrounds is not None
-        rng = np.random.default_rng(derive_seed(seed, epoch, index, 1))
+    def _with_paste(self, box: Box, photometric: Photometric, paste_seed: int) -> SamplePlan:
+        """The plan with copy-paste's draws from the generator of ``paste_seed`` (seed, epoch, index, 1)."""
+        assert self.copy_paste is not None and self.backgrounds is not None
+        rng = np.random.default_rng(paste_seed)
         paste = self.copy_paste.plan(rng, self.size, self.backgrounds)
         return SamplePlan(box, photometric, Composite.KEPT if paste is None else Composite.PASTED, paste)
 

@@ -37,10 +37,10 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path
 import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
+from pretrain.augment.batched import PhotometricAugmentation  # noqa: E402
 from pretrain.config import load_config  # noqa: E402
 from pretrain.data import EpochSampler, build_train_batches, build_train_dataset  # noqa: E402
 from pretrain.data.build import BACKENDS  # noqa: E402
-from pretrain.data.fast_augment import PhotometricAugmentation  # noqa: E402
 from pretrain.engine import Trainer  # noqa: E402
 from pretrain.saliency.batch import compute_masks  # noqa: E402
 

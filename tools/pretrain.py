@@ -25,7 +25,7 @@ import time
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
 
 from pretrain.config import load_config  # noqa: E402
-from pretrain.engine import Trainer  # noqa: E402
+from pretrain.engine import Trainer, prepare_embedded  # noqa: E402
 from pretrain.utils import comm  # noqa: E402
 from pretrain.utils.atomic import remove_stale_temporaries  # noqa: E402
 from pretrain.utils.cli import parse_with_overrides, run_tool  # noqa: E402
@@ -84,6 +84,7 @@ def main(args: argparse.Namespace) -> dict:
         with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
             f.write(cfg.dump())
     start = time.perf_counter()
+    prepare_embedded(cfg)  # the embedded set and its saliency masks, on first use
     trainer = Trainer(cfg, device)
     trainer.resume_or_start(args.resume)
     result = trainer.train()

@@ -8,6 +8,7 @@ machines.
     python tools/saliency.py --input datasets/imagenet/train --output datasets/imagenet/masks_rbd --workers 16
     python tools/saliency.py --input IMAGES --output MASKS --method basnet --weights basnet.pth
     python tools/saliency.py ... --num-shards 8 --shard-id 3        # machine 3 of 8
+    python tools/saliency.py --input IMAGES --output MASKS --small-images   # ~64 px images (the embedded set)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 # tools/pretrain.py is named like the package: keep this folder off the import path.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
 
-from pretrain.saliency import saliency_methods  # noqa: E402
+from pretrain.saliency import saliency_methods, small_image_options  # noqa: E402
 from pretrain.saliency.batch import compute_masks  # noqa: E402
 from pretrain.utils.cli import run_tool  # noqa: E402
 
@@ -30,6 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--output", required=True, help="mask folder (created; mirrors the input tree)")
     p.add_argument("--method", default="rbd", choices=saliency_methods(), help="saliency method (default: rbd)")
     p.add_argument("--weights", help="weights file, for learned methods (BASNet: the authors' basnet.pth)")
+    p.add_argument("--small-images", action="store_true", help="RBD/GS settings for ~64 px images (the demo's)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: all cores)")
     p.add_argument("--num-shards", type=int, default=1, help="split the images into this many shards")
     p.add_argument("--shard-id", type=int, default=0, help="the shard this process computes")
@@ -37,7 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(args: argparse.Namespace) -> int:
-    kwargs = {"weights": args.weights} if args.weights else {}
+    kwargs = small_image_options(args.method) if args.small_images else {}
+    kwargs |= {"weights": args.weights} if args.weights else {}
     summary = compute_masks(args.input, args.output, args.method, kwargs, args.workers, args.num_shards, args.shard_id)
     print(summary)
     return 0

@@ -31,13 +31,12 @@ import torch
 # tools/pretrain.py is named like the package: keep this folder off the import path.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
 
-from pretrain.augment.copy_paste import texture_source  # noqa: E402
-from pretrain.data.build import SMALL_IMAGE_SALIENCY  # noqa: E402
+from pretrain.augment.backgrounds import texture_source  # noqa: E402
 from pretrain.diagnosis.class_gradient import TARGETS, classifier_for  # noqa: E402
 from pretrain.diagnosis.frozen_model import SPACES, load_models  # noqa: E402
 from pretrain.diagnosis.image_set import ImageSet  # noqa: E402
 from pretrain.diagnosis.neighbors import model_neighbors  # noqa: E402
-from pretrain.saliency import build_saliency  # noqa: E402
+from pretrain.saliency import build_saliency, small_image_options  # noqa: E402
 from pretrain.utils.image_io import list_images, load_rgb  # noqa: E402
 from pretrain.visualize.copy_paste import copy_paste_figure, load_sample  # noqa: E402
 from pretrain.visualize.gradients import Explained, gradients_figure  # noqa: E402
@@ -173,7 +172,7 @@ def gradients(args: argparse.Namespace) -> None:
 def saliency(args: argparse.Namespace) -> None:
     images = rows(args.images, args)
     names = [m.strip() for m in args.methods.split(",") if m.strip()]
-    methods = {n: build_saliency(n, **(SMALL_IMAGE_SALIENCY.get(n, {}) if args.small_images else {})) for n in names}
+    methods = {n: build_saliency(n, **(small_image_options(n) if args.small_images else {})) for n in names}
     if args.basnet_weights:
         methods["basnet"] = build_saliency("basnet", weights=args.basnet_weights)
     save(

@@ -1,20 +1,19 @@
-"""Augmentations of the paper: copy-paste of salient foregrounds onto new backgrounds."""
+"""Augmentations: one plan per sample (:mod:`.plan`), carried out by the reference executor
+(:mod:`.reference`, PIL/numpy) or the batched one (:mod:`.batched`, tensors); the paper's
+copy-paste (:mod:`.copy_paste`) and its backgrounds (:mod:`.backgrounds`)."""
 
-from .copy_paste import (
-    BACKGROUNDS,
-    BLENDS,
-    CopyPaste,
-    background_crop,
-    binarize,
-    cover_crop,
-    least_salient_window,
-    texture_source,
-)
+from .backgrounds import background_crop, cover_crop, least_salient_window, texture_source
+from .copy_paste import BACKGROUNDS, BLENDS, COUNTED, Composite, CopyPaste, binarize
+from .plan import Planner, SamplePlan
 
 __all__ = [
     "BACKGROUNDS",
     "BLENDS",
+    "COUNTED",
+    "Composite",
     "CopyPaste",
+    "Planner",
+    "SamplePlan",
     "background_crop",
     "binarize",
     "cover_crop",

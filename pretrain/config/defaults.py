@@ -45,18 +45,21 @@ _C.DATA.EMBEDDED.NUM_BACKGROUNDS = 30  # pool of backgrounds shared by all class
 _C.DATA.EMBEDDED.OBJECT_SIZE = (0.2, 0.3)  # object radius range, fraction of the image side
 _C.DATA.EMBEDDED.SEED = 0  # the set is a pure function of these keys
 # Masks the embedded set gives copy-paste: "true" (the generator's), or a saliency method
-# ("rbd", "gs", "mc") run on its training images once and cached beside them.
+# ("rbd", "gs", "mc") run on its training images once (by tools/pretrain.py's setup) and cached beside them.
 _C.DATA.EMBEDDED.MASKS = "rbd"
 
 # ---------------------------------------------------------------------------------------------
-# Copy-paste (the paper's Sec. 5.2): paste the salient foreground onto another background,
-# before the other augmentations. PROB 0 is plain InstDisc.
+# Copy-paste (the paper's Sec. 5.2): keep the salient foreground, replace the rest by another
+# background. Composited on the RandomResizedCrop (image and mask cropped alike), before
+# grayscale, jitter and flip; the paper pastes before cropping (pretrain/augment/copy_paste.py
+# says where the two differ). PROB 0 is plain InstDisc.
 _C.COPY_PASTE = CN()
 _C.COPY_PASTE.PROB = 0.0  # chance per image (the paper: 0.5; 1.0 hurts)
 _C.COPY_PASTE.MASK_ROOT = ""  # masks mirroring DATA.TRAIN_ROOT (tools/saliency.py's output)
 _C.COPY_PASTE.MASK_THRESHOLD = 0.5  # foreground = mask >= 0.5 (on [0, 1]): RBD maps are near bimodal
 _C.COPY_PASTE.MISSING_MASKS = "error"  # "error": refuse to start; "skip": no copy-paste for those images
-_C.COPY_PASTE.BACKGROUND = "gray"  # "gray" (uniform random level), "texture", "image" (another image's background)
+# "gray" (uniform random level), "texture", "image" (another image's background); drawn at the crop's size
+_C.COPY_PASTE.BACKGROUND = "gray"
 _C.COPY_PASTE.TEXTURE_ROOT = ""  # folder of texture images, for BACKGROUND texture
 _C.COPY_PASTE.BLEND = "none"  # "none" (direct copy), "gaussian" (smoothed mask as alpha), "mix" (either)
 _C.COPY_PASTE.BLUR_SIGMA = 2.0  # Gaussian blending's sigma, in pixels of the training crop

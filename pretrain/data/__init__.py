@@ -1,4 +1,4 @@
-"""Data: image folders of instances, the embedded default set, samplers and transforms."""
+"""Data: image folders of instances and their masks, the embedded default set, samplers, the resident set."""
 
 from .build import (
     build_eval_dataset,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import os
 
 import numpy as np
@@ -11,26 +10,17 @@ import torch
 from fvcore.common.config import CfgNode
 from torch.utils.data import DataLoader, Dataset, Subset
 
-from pretrain.augment.copy_paste import CopyPaste, texture_source
-from pretrain.saliency.batch import compute_masks
+from pretrain.augment.backgrounds import texture_source
+from pretrain.augment.copy_paste import CopyPaste
+from pretrain.augment.reference import build_test_transform
 from pretrain.utils import comm
 from pretrain.utils.image_io import list_images, load_rgb
 
 from .embedded import EmbeddedSpec, ensure_embedded
-from .fast_augment import CropAugmentation
 from .image_folder import FastInstanceFolder, InstanceFolder
 from .resident import ResidentLoader
 from .sampler import EpochSampler
-from .transforms import build_test_transform, build_train_transform
 
-logger = logging.getLogger("pretrain")
-
-# The authors' settings assume ~400 x 300 photos (600 px per superpixel, an 8 px boundary band):
-# on 64 px images that leaves 7 superpixels. Keep their superpixel count and band proportions.
-SMALL_IMAGE_SALIENCY: dict[str, dict] = {
-    "rbd": {"pixels_per_superpixel": 40, "boundary_width": 2},
-    "gs": {"pixels_per_superpixel": 40, "boundary_width": 2},
-}
 
 
 def embedded_spec(cfg: CfgNode) -> EmbeddedSpec:
@@ -87,9 +77,9 @@ def build_train_batches(
 ) -> tuple[DataLoader | ResidentLoader, EpochSampler]:
     """The pretraining batches of INPUT.BACKEND.
 
-    "cpu": DataLoader workers augment with PIL (the reference); "gpu": workers crop, ``device``
-    colors (:mod:`.fast_augment`); "resident": the decoded set lives on ``device``, which does
-    everything (:mod:`.resident`, for small sets).
+    "cpu": DataLoader workers augment with PIL (the reference executor); "gpu": workers crop
+    (:mod:`.reduced_decode`) and paste, ``device`` colors (the batched executor); "resident": the
+    decoded set lives on ``device``, where the batched executor does everything (:mod:`.resident`).
     """
     if cfg.INPUT.BACKEND != "resident":
         return build_train_loader(cfg, dataset)
@@ -98,15 +88,15 @@ def build_train_batches(
 
 
 def build_train_dataset(cfg: CfgNode, root: str) -> InstanceFolder:
-    """The training instances, with copy-paste when COPY_PASTE.PROB > 0; uint8 crops on the fast path."""
+    """The training instances, planned and augmented, with copy-paste when COPY_PASTE.PROB > 0; uint8 crops
+    and photometric parameters on the fast path."""
     if not os.path.isdir(os.path.expanduser(root)):  # before any mask work: the images come first
         raise FileNotFoundError(f"image folder {root!r} does not exist (DATA.TRAIN_ROOT)")
     fast = cfg.INPUT.BACKEND == "gpu"
     folder = FastInstanceFolder if fast else InstanceFolder
     cp = cfg.COPY_PASTE
-    transform = CropAugmentation(cfg) if fast else build_train_transform(cfg)
     if cp.PROB == 0:
-        return folder(root, transform, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED)
+        return folder(root, None, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED, augmentation=cfg)
     copy_paste = CopyPaste(cp.PROB, cp.BACKGROUND, cp.BLEND, cp.MASK_THRESHOLD, cp.BLUR_SIGMA)
     texture = None
     if cp.BACKGROUND == "texture":
@@ -116,7 +106,7 @@ def build_train_dataset(cfg: CfgNode, root: str) -> InstanceFolder:
         texture = texture_source(textures, _load_texture)
     skip = cp.MISSING_MASKS == "skip"
     dataset = folder(
-        root, transform, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED, copy_paste, mask_root(cfg, root), skip, texture
+        root, None, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED, copy_paste, mask_root(cfg, root), skip, texture, cfg
     )
     dataset.masks.check(dataset.root, skip or cfg.DATA.SKIP_BAD_IMAGES)  # headers, before training starts
     return dataset
@@ -128,22 +118,26 @@ def _load_texture(path: str) -> np.ndarray:
     return np.asarray(load_rgb(path))
 
 
+def embedded_mask_root(train_root: str, method: str) -> str:
+    """Where the embedded set's masks of DATA.EMBEDDED.MASKS ``method`` live ("true": the rendered ones)."""
+    return os.path.join(os.path.dirname(train_root), "masks" if method == "true" else f"masks_{method}", "train")
+
+
 def mask_root(cfg: CfgNode, train_root: str) -> str:
-    """COPY_PASTE.MASK_ROOT, or the embedded set's masks (computed once, by rank 0, and cached)."""
+    """COPY_PASTE.MASK_ROOT, or the embedded set's masks (computed by the run's setup, see
+    :func:`pretrain.engine.prepare_embedded`: the data layer only reads masks)."""
     if cfg.COPY_PASTE.MASK_ROOT:
         return cfg.COPY_PASTE.MASK_ROOT
     if cfg.DATA.SOURCE != "embedded":
         raise ValueError("COPY_PASTE.PROB > 0 needs COPY_PASTE.MASK_ROOT: masks from tools/saliency.py")
     method = cfg.DATA.EMBEDDED.MASKS
-    root = os.path.dirname(train_root)
-    if method == "true":
-        return os.path.join(root, "masks", "train")
-    out = os.path.join(root, f"masks_{method}", "train")
-    if comm.is_main_process():
-        summary = compute_masks(train_root, out, method, SMALL_IMAGE_SALIENCY.get(method, {}), os.cpu_count() or 1)
-        if summary.written:
-            logger.info("embedded set: %s masks computed for copy-paste: %s", method, summary)
-    comm.barrier()
+    out = embedded_mask_root(train_root, method)
+    if not os.path.isdir(out):
+        raise FileNotFoundError(
+            f"the embedded set's {method} masks {out!r} are not computed (DATA.EMBEDDED.MASKS): tools/pretrain.py "
+            f"computes them on first run, or run tools/saliency.py --input {train_root} --output {out} "
+            f"--method {method} --small-images"
+        )
     return out
 
 

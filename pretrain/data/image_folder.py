@@ -8,29 +8,25 @@ are reproducible across ``num_workers`` settings and a resumed run replays the e
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
+from fvcore.common.config import CfgNode
 from PIL import Image
 from torch.utils.data import Dataset
 
-from pretrain.augment.copy_paste import (
-    BackgroundSource,
-    CopyPaste,
-    background_crop,
-    crop_window,
-    least_salient_window,
-)
+from pretrain.augment.backgrounds import Backgrounds, ImageBackgrounds
+from pretrain.augment.copy_paste import COUNTED, Composite, CopyPaste
+from pretrain.augment.plan import Planner, SamplePlan
+from pretrain.augment.reference import ReferenceAugmentation
 from pretrain.utils.image_io import IMAGE_EXTENSIONS, BadImageError, list_images, load_rgb
-from pretrain.utils.seed import derive_seed
 
-from .fast_augment import CropAugmentation
 from .masks import MaskFolder
-from .transforms import Paste, TrainAugmentation, crop_mask
+from .reduced_decode import read_crop
 
 
 def find_images(root: str) -> tuple[list[str], list[int], list[str]]:
@@ -52,13 +48,14 @@ def find_images(root: str) -> tuple[list[str], list[int], list[str]]:
 
 
 class InstanceFolder(Dataset):
-    """``root/<class>/<image>`` -> ``{"image", "index", "label", "num_bad", "pasted", "empty_mask", "missing_mask"}``.
+    """``root/<class>/<image>`` -> ``{"image", "index", "label", "num_bad", <copy-paste counts>}``.
 
     With ``skip_bad`` an unreadable file is replaced by the next readable one (its own index is
     returned, so the bank stays consistent) and ``num_bad`` counts the files skipped; without
-    it, a :class:`BadImageError` naming the file stops the run. With ``copy_paste`` (training
-    only: the transform must be a :class:`TrainAugmentation`) each image's mask is read from
-    ``mask_root``; the flags say whether a sample was pasted, had an empty mask or had none.
+    it, a :class:`BadImageError` naming the file stops the run. A ``transform`` is applied to the
+    image as it is (evaluation). With ``augmentation`` (training: a config's INPUT.* ranges) each
+    sample's plan is drawn and carried out by the reference executor, copy-paste reading each
+    image's mask from ``mask_root``; the flags of :data:`COUNTED` say what copy-paste did.
     """
 
     def __init__(
@@ -70,7 +67,8 @@ class InstanceFolder(Dataset):
         copy_paste: CopyPaste | None = None,
         mask_root: str = "",
         allow_missing_masks: bool = False,
-        texture: BackgroundSource | None = None,
+        texture: Backgrounds | None = None,
+        augmentation: CfgNode | None = None,
     ) -> None:
         self.root = os.path.expanduser(root)
         self.paths, labels, self.classes = find_images(self.root)
@@ -79,9 +77,15 @@ class InstanceFolder(Dataset):
         self.skip_bad = skip_bad
         self.seed = seed
         self.epoch = 0
-        self.copy_paste = copy_paste
-        self.masks = MaskFolder(mask_root, self.paths, allow_missing_masks) if copy_paste else None
-        self.background = self._image_background if copy_paste and copy_paste.background == "image" else texture
+        self.copy_paste = copy_paste if copy_paste is not None and copy_paste.prob > 0 else None
+        self.masks = MaskFolder(mask_root, self.paths, allow_missing_masks) if self.copy_paste else None
+        image = self.copy_paste is not None and self.copy_paste.background == "image"
+        self.background = ImageBackgrounds(len(self), self._image, self._mask) if image else texture
+        self.planner = Planner(augmentation, self.copy_paste, self.background) if augmentation else None
+        if self.planner is not None:
+            assert augmentation is not None
+            self.background = self.planner.backgrounds
+            self.augment = ReferenceAugmentation(augmentation, self.copy_paste, self.background)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -104,105 +108,64 @@ class InstanceFolder(Dataset):
                     raise
         raise BadImageError(f"no readable image in {self.root!r}")
 
-    def _image_background(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-        """A window of another training image where its saliency is near zero (the "image" background).
+    def _image(self, index: int) -> np.ndarray:
+        return np.asarray(load_rgb(self.path(index)))
 
-        An image whose object fills it has no such window: up to three donors are passed over
-        (only their masks are read) for one with mean saliency <= 0.1; a fourth is taken as it is.
-        """
-        assert self.masks is not None
-        for _ in range(3):
-            j = int(rng.integers(len(self)))
-            mask = self.masks.load(j)
-            if mask is not None:
-                rows, cols, mean = least_salient_window(np.asarray(mask), rng)
-                if mean <= 0.1:
-                    return crop_window(np.asarray(load_rgb(self.path(j))), rows, cols, shape)
-        j = int(rng.integers(len(self)))
-        image, mask = np.asarray(load_rgb(self.path(j))), self.masks.load(j)
-        saliency = np.zeros(image.shape[:2], np.uint8) if mask is None else np.asarray(mask)
-        return background_crop(image, saliency, shape, rng)
-
-    def _copy_paste(self, index: int, size: tuple[int, int]) -> tuple[Image.Image | None, Paste | None, str]:
-        """(mask, paste, "pasted") if sample ``index`` (of (w, h) ``size``) is pasted, else (None, None, why not)."""
-        cp = self.copy_paste
-        if cp is None or cp.prob == 0.0:
-            return None, None, "off"
-        rng = np.random.default_rng(derive_seed(self.seed, self.epoch, index, 1))
-        if not cp.draw(rng):
-            return None, None, "kept"
+    def _mask(self, index: int, size: tuple[int, int] | None = None) -> np.ndarray | None:
+        """Mask ``index`` as an array (None where it has none); with ``size``, checked against the image's (w, h)."""
         assert self.masks is not None
         mask = self.masks.load(index, size)
-        if mask is None:
-            return None, None, "missing"
-        return mask, lambda crop, m: cp.paste(crop, m, rng, self.background), "pasted"
+        return None if mask is None else np.asarray(mask)
 
-    def _augment(self, img: Image.Image, index: int) -> tuple[Any, str]:
-        mask, paste, status = self._copy_paste(index, img.size)
-        if paste is None:
-            return self.transform(img), status
-        assert isinstance(self.transform, TrainAugmentation)
-        return self.transform.with_mask(img, mask, paste)
+    def plan(self, index: int, size: tuple[int, int]) -> SamplePlan:
+        """The augmentation plan of sample ``index`` (an image of (w, h) ``size``) in the current epoch."""
+        assert self.planner is not None
+        return self.planner.plan(self.seed, self.epoch, index, size)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         img, index, num_bad = self.load(index)
-        status = "off"
-        if self.transform is not None:
-            with seeded_default_generator(derive_seed(self.seed, self.epoch, index)):
-                img, status = self._augment(img, index)
-        return self._record(img, index, num_bad, status)
+        if self.planner is None:
+            return self._record(img if self.transform is None else self.transform(img), index, num_bad, Composite.OFF)
+        plan = self.plan(index, img.size)
+        mask = self._mask(index, img.size) if plan.paste is not None else None
+        image, status = self.augment(img, plan, mask)
+        return self._record(image, index, num_bad, status)
 
-    def _record(self, img: Any, index: int, num_bad: int, status: str) -> dict[str, Any]:
+    def _record(self, img: Any, index: int, num_bad: int, status: Composite) -> dict[str, Any]:
         return {
             "image": img,
             "index": index,
             "label": int(self.labels[index]),
             "num_bad": num_bad,
-            "pasted": int(status == "pasted"),
-            "empty_mask": int(status == "empty"),
-            "missing_mask": int(status == "missing"),
+            **{key: int(status == counted) for key, counted in COUNTED.items()},
         }
 
 
 class FastInstanceFolder(InstanceFolder):
-    """The instances of the fast path (INPUT.BACKEND "gpu", see :mod:`pretrain.data.fast_augment`).
+    """The instances of the fast path (INPUT.BACKEND "gpu"): the workers' half of the plan.
 
-    Each sample is a uint8 crop ``image`` (h, w, 3), copy-paste already composited, plus its
-    ``photometric`` parameters for :class:`PhotometricAugmentation` on the device. The crop box
-    is drawn before decoding (the decode's size depends on it), so loading, skipping of
-    unreadable files and seeding happen together here; draws and seeds are the reference's.
+    Each sample is a uint8 crop ``image`` (h, w, 3) read by reduced-size decoding
+    (:mod:`.reduced_decode`), copy-paste already composited by the reference's numpy composite,
+    plus its ``photometric`` parameters for the batched executor on the device. The plan is drawn
+    from the file's header, so loading, skipping of unreadable files and planning happen together.
     """
 
-    transform: CropAugmentation
-
     def __getitem__(self, index: int) -> dict[str, Any]:
+        assert self.planner is not None
         for num_bad in range(len(self)):
             i = (index + num_bad) % len(self)
-            with seeded_default_generator(derive_seed(self.seed, self.epoch, i)):
-                try:
-                    crop, box, size = self.transform.crop(self.path(i))
-                except BadImageError:
-                    if not self.skip_bad:
-                        raise
-                    continue
-                mask, paste, status = self._copy_paste(i, size)
-                if paste is not None:
-                    crop, status = paste(crop, crop_mask(mask, box, self.transform.size))
-                photometric = self.transform.draw_photometric()
+            try:
+                crop, plan, size = read_crop(self.path(i), functools.partial(self.plan, i), self.planner.size)
+            except BadImageError:
+                if not self.skip_bad:
+                    raise
+                continue
+            status = plan.coin
+            if plan.paste is not None:
+                assert self.copy_paste is not None and self.background is not None
+                mask = self._mask(i, size)
+                crop, status = self.copy_paste.paste_crop(crop, mask, plan.box, plan.paste, self.background)
             item = self._record(torch.from_numpy(crop), i, num_bad, status)
-            item["photometric"] = photometric
+            item["photometric"] = plan.photometric.tensors()
             return item
         raise BadImageError(f"no readable image in {self.root!r}")
-
-
-@contextmanager
-def seeded_default_generator(seed: int) -> Iterator[None]:
-    """torchvision draws from the CPU default generator: seed it for one sample, then put the
-    caller's stream back (cheaper than torch.manual_seed + fork_rng)."""
-    gen = torch.default_generator
-    state = gen.get_state()
-    gen.manual_seed(seed)
-    try:
-        yield
-    finally:
-        gen.set_state(state)

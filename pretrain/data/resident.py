@@ -4,71 +4,32 @@ the training device, and augmented there a whole batch at a time.
 Small runs (the embedded set, the Table 2 reproduction, Caltech-20 at 64 px) train narrow
 networks whose step costs about as much as augmenting its batch with PIL: on a 2-core CPU the
 DataLoader worker takes half the machine, and on a GPU no number of workers keeps up with a step
-of a few milliseconds. Here a batch is cut from the resident uint8 images by one bilinear
-``grid_sample`` (copy-paste masks ride along as a fourth channel), composited and color-augmented
-(:class:`PhotometricAugmentation`) in a few batched operations; no worker processes.
-
-Every parameter is drawn exactly as the reference path draws it (the same torchvision and NumPy
-calls, in the same order, from the same per-sample seeds), so a sample gets the same crop box,
-copy-paste coin, background, blending, grayscale, jitter and flip on every path; the pixels
-differ only where float arithmetic differs from PIL's uint8 steps. Crops are sampled at pixel
-centres and clamped to the box, as OpenCV and PIL resize a cropped region; a box larger than the
-output is sampled k times denser and averaged (PIL antialiases with a triangle filter instead).
-The whole set must fit the device: 2,000 64-px images take 25 MB, Caltech-20 at 300 px ~250 MB.
+of a few milliseconds. Here the folder's plans of a batch (:mod:`pretrain.augment.plan`, the same
+plans as every other path) are carried out by the batched executor
+(:mod:`pretrain.augment.batched`) on the resident uint8 images, copy-paste masks riding along as
+a fourth channel; no worker processes. The whole set must fit the device: 2,000 64-px images
+take 25 MB, Caltech-20 at 300 px ~250 MB.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from fvcore.common.config import CfgNode
-from torch.utils.data import default_collate
-from torchvision import transforms as T
-from torchvision.transforms.v2 import functional as TF2
 from tqdm import tqdm
 
-from pretrain.augment.copy_paste import binarize
-from pretrain.utils.seed import derive_seed
+from pretrain.augment.batched import PhotometricAugmentation, composite, crop_batch
+from pretrain.augment.copy_paste import COUNTED, Composite, binarize
+from pretrain.augment.plan import SamplePlan, photometric_batch
 
-from .fast_augment import CropAugmentation, PhotometricAugmentation
-from .image_folder import InstanceFolder, seeded_default_generator
+from .image_folder import InstanceFolder
 from .sampler import EpochSampler
 
 logger = logging.getLogger("pretrain")
-
-# A sample's copy-paste outcome, as InstanceFolder's flags name it.
-OFF, KEPT, PASTED, EMPTY, MISSING = range(5)
-
-
-def gaussian_kernel_size(sigma: float) -> int:
-    """The kernel OpenCV's GaussianBlur picks for float images and ksize (0, 0)."""
-    return round(sigma * 8 + 1) | 1
-
-
-def crop_grid(boxes: torch.Tensor, out: tuple[int, int], full: tuple[int, int], k: int = 1) -> torch.Tensor:
-    """``grid_sample`` grid (N, k h, k w, 2) that resizes each (top, left, height, width) box to ``out``.
-
-    Samples sit at the centres of the k-times finer output pixels, mapped into the box and clamped
-    to its first and last pixel centre (OpenCV's and PIL's edge rule on a cropped region);
-    ``full`` is the stored (H, W), for align_corners=True normalization.
-    """
-    top, left, h, w = boxes.unbind(1)
-
-    def axis(start: torch.Tensor, length: torch.Tensor, n: int, size: int) -> torch.Tensor:
-        steps = (torch.arange(n, device=boxes.device) + 0.5) / n
-        pos = start[:, None] + steps * length[:, None] - 0.5
-        pos = torch.minimum(torch.maximum(pos, start[:, None]), (start + length - 1)[:, None])
-        return pos * (2.0 / max(size - 1, 1)) - 1.0
-
-    ys = axis(top, h, k * out[0], full[0])
-    xs = axis(left, w, k * out[1], full[1])
-    return torch.stack(torch.broadcast_tensors(xs[:, None, :], ys[:, :, None]), dim=-1)
 
 
 class ResidentLoader:
@@ -82,9 +43,10 @@ class ResidentLoader:
     def __init__(self, cfg: CfgNode, folder: InstanceFolder, sampler: EpochSampler, device: torch.device):
         self.dataset, self.sampler, self.device = folder, sampler, device  # DataLoader's attribute names
         self.batch_size = sampler.batch
-        self.params = CropAugmentation(cfg)
+        assert folder.planner is not None, "the resident path needs a training folder (with augmentation)"
+        self.planner = folder.planner
         self.photometric = PhotometricAugmentation(cfg, device)
-        self.copy_paste = folder.copy_paste if folder.copy_paste and folder.copy_paste.prob > 0 else None
+        self.copy_paste = folder.copy_paste
         self._load()
 
     def _load(self) -> None:
@@ -105,6 +67,9 @@ class ResidentLoader:
         self.source = torch.tensor(sources)  # the readable image each index stands for
         self.num_bad = torch.tensor(skipped)
         self.has_mask = torch.tensor([m is not None for m in masks], dtype=torch.bool)
+        # Whether each mask has any foreground: a crop without foreground is an empty mask only if this is False.
+        threshold = self.copy_paste.threshold if self.copy_paste else 1.0
+        self.has_foreground = torch.tensor([m is not None and bool(binarize(m, threshold).any()) for m in masks])
         if self.copy_paste is not None:  # the mask rides along as a fourth channel (zeros where absent)
             blank = [np.zeros(a.shape[:2], np.uint8) for a in images]
             images = [np.dstack([a, b if m is None else m]) for a, m, b in zip(images, masks, blank, strict=True)]
@@ -127,73 +92,48 @@ class ResidentLoader:
 
     def batch(self, slots: torch.Tensor) -> dict[str, Any]:
         """The augmented samples of dataset indices ``slots`` for the folder's current epoch."""
+        folder = self.dataset
         index = self.source[slots]
-        boxes, params = self._draw(index.tolist())
-        crops = self._crop(slots, boxes)
-        status = self._copy_paste(crops, slots, index)
-        image = self.photometric.apply(crops[:, :3].div_(255.0), default_collate(params))
+        plans = self.plans(index)
+        boxes = torch.tensor([p.box for p in plans], dtype=torch.float32)
+        crops = crop_batch(self.pixels[slots.to(self.device)], boxes, self.planner.size)
+        status = self._copy_paste(crops, slots, plans)
+        params = photometric_batch([p.photometric for p in plans])
+        image = self.photometric.apply(crops[:, :3].div_(255.0), params)
         return {
             "image": image,
             "index": index,
-            "label": self.dataset.labels[index],
+            "label": folder.labels[index],
             "num_bad": self.num_bad[slots],
-            "pasted": (status == PASTED).long(),
-            "empty_mask": (status == EMPTY).long(),
-            "missing_mask": (status == MISSING).long(),
+            **{key: (status == counted).long() for key, counted in COUNTED.items()},
         }
 
-    def _draw(self, index: list[int]) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
-        """Each sample's crop box and photometric parameters, from its own seed, in the reference's order."""
-        folder, aug = self.dataset, self.params
-        boxes, params = [], []
-        for i in index:
-            stand_in = torch.empty((0, *self.sizes[i].tolist()), device="meta")  # get_params reads the size only
-            with seeded_default_generator(derive_seed(folder.seed, folder.epoch, i)):
-                boxes.append(T.RandomResizedCrop.get_params(stand_in, aug.scale, aug.ratio))
-                params.append(aug.draw_photometric())
-        return torch.tensor(boxes, dtype=torch.float32), params
+    def plans(self, index: torch.Tensor) -> list[SamplePlan]:
+        """The plans of images ``index`` in the folder's current epoch (those of every other path)."""
+        sizes = [(w, h) for h, w in self.sizes[index].tolist()]
+        return self.planner.plan_batch(self.dataset.seed, self.dataset.epoch, index.tolist(), sizes)
 
-    def _crop(self, slots: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-        """(N, C, h, w) float crops in [0, 255], image channels rounded to levels as PIL's uint8 crops are."""
-        out = self.params.size
-        k = max(1, math.ceil(max((boxes[:, 2] / out[0]).max().item(), (boxes[:, 3] / out[1]).max().item())))
-        pixels = self.pixels[slots.to(self.device)].float()
-        grid = crop_grid(boxes.to(self.device), out, self.full, k)
-        crops = F.grid_sample(pixels, grid, mode="bilinear", padding_mode="border", align_corners=True)
-        if k > 1:
-            crops = F.avg_pool2d(crops, k)
-        return crops.round_()
-
-    def _copy_paste(self, crops: torch.Tensor, slots: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        """Composites the drawn samples in place (image channels of ``crops``); returns each sample's status."""
-        status = torch.full((len(slots),), OFF)
-        cp = self.copy_paste
+    def _copy_paste(self, crops: torch.Tensor, slots: torch.Tensor, plans: list[SamplePlan]) -> torch.Tensor:
+        """Composites the planned samples in place (image channels of ``crops``); returns each :class:`Composite`."""
+        status = torch.tensor([p.coin for p in plans])
+        cp, backgrounds = self.copy_paste, self.planner.backgrounds
         if cp is None:
             return status
-        folder = self.dataset
-        rngs = [np.random.default_rng(derive_seed(folder.seed, folder.epoch, i, 1)) for i in index.tolist()]
-        drawn = torch.tensor([cp.draw(rng) for rng in rngs], dtype=torch.bool)
-        status[:] = KEPT
-        status[drawn & ~self.has_mask[slots]] = MISSING
+        drawn = status == Composite.PASTED
+        status[drawn & ~self.has_mask[slots]] = Composite.MISSING
         foreground = binarize(crops[:, 3:], cp.threshold)
         present = foreground.flatten(1).any(1).cpu()
         candidates = drawn & self.has_mask[slots]
-        status[candidates & ~present] = EMPTY
-        pasted = (candidates & present).nonzero().flatten()
-        status[pasted] = PASTED
-        if len(pasted) == 0:
+        status[candidates & ~present & self.has_foreground[slots]] = Composite.CROP_WITHOUT_FOREGROUND
+        status[candidates & ~present & ~self.has_foreground[slots]] = Composite.EMPTY
+        pasted = (candidates & present).nonzero().flatten().tolist()
+        if not pasted:
             return status
-        shape = self.params.size
-        backgrounds, blurred = [], []
-        for p in pasted.tolist():  # the reference's draws after the coin: background, then blending
-            backgrounds.append(cp.draw_background(rngs[p], shape, folder.background))
-            blurred.append(cp.draw_blur(rngs[p]))
-        rows = pasted.to(self.device)
-        alpha = foreground[rows].float()
-        blur = torch.tensor(blurred, device=self.device)
-        if blur.any():
-            size = gaussian_kernel_size(cp.blur_sigma)
-            alpha[blur] = TF2.gaussian_blur(alpha[blur], [size, size], [cp.blur_sigma, cp.blur_sigma])
-        bg = torch.from_numpy(np.stack(backgrounds)).to(self.device).permute(0, 3, 1, 2).float()
-        crops[rows, :3] = (alpha * crops[rows, :3] + (1.0 - alpha) * bg).round_()
+        assert backgrounds is not None
+        shape = self.planner.size
+        bg = np.stack([backgrounds.render(plans[p].paste.background, shape) for p in pasted])  # type: ignore[union-attr]
+        blur = torch.tensor([plans[p].paste.blur for p in pasted], device=self.device)  # type: ignore[union-attr]
+        rows = torch.tensor(pasted, device=self.device)
+        bg_t = torch.from_numpy(bg).to(self.device).permute(0, 3, 1, 2).float()
+        crops[rows, :3] = composite(crops[rows, :3], foreground[rows], bg_t, blur, cp.blur_sigma)
         return status

@@ -1,6 +1,7 @@
-"""The training engine: trainer, solver, checkpoints, metrics and evaluation hooks."""
+"""The training engine: run setup, trainer, solver, checkpoints, metrics and evaluation hooks."""
 
 from .checkpoint import last_checkpoint, load_checkpoint, save_atomic
+from .prepare import prepare_embedded
 from .trainer import Trainer
 
-__all__ = ["Trainer", "last_checkpoint", "load_checkpoint", "save_atomic"]
+__all__ = ["Trainer", "last_checkpoint", "load_checkpoint", "prepare_embedded", "save_atomic"]

@@ -18,8 +18,9 @@ from fvcore.common.config import CfgNode
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from pretrain.augment.batched import PhotometricAugmentation
+from pretrain.augment.copy_paste import COUNTED
 from pretrain.data import build_eval_dataset, build_train_batches, build_train_dataset, dataset_roots
-from pretrain.data.fast_augment import PhotometricAugmentation
 from pretrain.instdisc import InstanceDiscrimination, MemoryBank
 from pretrain.models import build_model
 from pretrain.utils import comm
@@ -33,8 +34,9 @@ logger = logging.getLogger("pretrain")
 
 AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}  # SOLVER.AMP.DTYPE's choices
 # Per-sample flags of the dataset, summed over each epoch and logged: unreadable images
-# skipped, copy-paste composites, masks without foreground, images without a mask.
-SAMPLE_COUNTS = ("num_bad", "pasted", "empty_mask", "missing_mask")
+# skipped, copy-paste composites, masks without foreground, images without a mask, crops that
+# miss their mask's foreground (left as they are).
+SAMPLE_COUNTS = ("num_bad", *COUNTED)
 
 
 class Trainer:

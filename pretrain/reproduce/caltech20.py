@@ -25,8 +25,8 @@ from PIL import Image
 from torchvision.transforms import functional as TF
 from tqdm import tqdm
 
-from pretrain.data.build import SMALL_IMAGE_SALIENCY
 from pretrain.probe.datasets import list_split
+from pretrain.saliency import small_image_options
 from pretrain.saliency.batch import compute_masks
 from pretrain.utils.atomic import atomic_open, write_json
 from pretrain.utils.image_io import load_rgb, mask_path
@@ -63,7 +63,7 @@ def fit_square(image: Image.Image, size: int) -> Image.Image:
 
 def _fingerprint(data_root: str, size: int) -> str:
     """A digest of what decides the prepared files: the lists, the size, the mask parameters."""
-    saliency = {m: SMALL_IMAGE_SALIENCY.get(m, {}) for m in MASK_METHODS}
+    saliency = {m: small_image_options(m) for m in MASK_METHODS}
     params = {"size": size, "resize": "torchvision", "saliency": saliency}
     h = hashlib.sha1(json.dumps(params, sort_keys=True).encode())
     for name in SPLITS.values():
@@ -98,7 +98,7 @@ def prepare_caltech20(data_root: str, cache_dir: str, size: int = 64) -> Prepare
     for split, list_file in SPLITS.items():
         _write_split(data_root, list_file, os.path.join(root, split), size, f"caltech20 {split}")
     for method, out in prepared.masks.items():
-        summary = compute_masks(prepared.train, out, method, SMALL_IMAGE_SALIENCY.get(method, {}), workers=1)
+        summary = compute_masks(prepared.train, out, method, small_image_options(method), workers=1)
         if summary.bad:
             raise ValueError(f"caltech20: unreadable prepared images: {summary.bad[:5]}")
     write_json(os.path.join(root, DONE), {"data_root": os.path.abspath(data_root), "size": size})

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from pretrain.config import load_config
 from pretrain.data.build import dataset_roots, mask_root
-from pretrain.engine import Trainer
+from pretrain.engine import Trainer, prepare_embedded
 from pretrain.utils.atomic import atomic_open, write_json
 from pretrain.utils.logger import setup_logger
 
@@ -152,9 +152,10 @@ def prepare_data(config_file: str, runs: list[Run]) -> None:
         if key in seen:
             continue
         seen.add(key)
+        prepare_embedded(cfg)
         train_root, _ = dataset_roots(cfg)
         if cfg.COPY_PASTE.PROB > 0:
-            mask_root(cfg, train_root)
+            mask_root(cfg, train_root)  # every mask folder is named and present before runs start
 
 
 def run_all(config_file: str, runs: list[Run], device: str, jobs: int = 1) -> list[dict[str, Any]]:

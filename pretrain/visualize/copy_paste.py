@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pretrain.augment.copy_paste import BACKGROUNDS, BackgroundSource, CopyPaste, background_crop
+from pretrain.augment.backgrounds import Backgrounds, DonorBackgrounds
+from pretrain.augment.copy_paste import BACKGROUNDS, CopyPaste
 from pretrain.data.masks import load_mask
 from pretrain.utils.image_io import load_rgb, mask_path
 from pretrain.utils.seed import derive_seed
@@ -78,16 +79,16 @@ def fit(sample: Sample, cell: tuple[int, int]) -> Sample:
     return Sample(fit_image(sample.image, cell), fit_image(sample.mask, cell))
 
 
-def image_source(donor: Sample) -> BackgroundSource:
+def image_source(donor: Sample) -> Backgrounds:
     """Backgrounds cropped from ``donor``'s least salient windows, as training's "image" background."""
-    return lambda rng, shape: background_crop(donor.image, donor.mask, shape, rng)
+    return DonorBackgrounds(donor.image, donor.mask)
 
 
 def composite(
     sample: Sample,
     column: Column,
     rng: np.random.Generator,
-    texture: BackgroundSource | None,
+    texture: Backgrounds | None,
     donor: Sample,
     threshold: float,
 ) -> np.ndarray:
@@ -101,7 +102,7 @@ def row_cells(
     samples: Sequence[Sample],
     row: int,
     columns: Sequence[Column],
-    texture: BackgroundSource | None,
+    texture: Backgrounds | None,
     threshold: float,
     seed: int,
     cell: tuple[int, int],
@@ -120,7 +121,7 @@ def row_cells(
 
 def copy_paste_figure(
     samples: Sequence[Sample],
-    texture: BackgroundSource | None = None,
+    texture: Backgrounds | None = None,
     threshold: float = 0.5,
     seed: int = 0,
     gaussian: bool = True,

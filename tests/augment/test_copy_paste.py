@@ -2,7 +2,15 @@ import cv2
 import numpy as np
 import pytest
 
-from pretrain.augment import CopyPaste, background_crop, binarize, cover_crop, least_salient_window, texture_source
+from pretrain.augment import (
+    Composite,
+    CopyPaste,
+    background_crop,
+    binarize,
+    cover_crop,
+    least_salient_window,
+    texture_source,
+)
 
 
 def _case():
@@ -16,7 +24,7 @@ def test_direct_copy_keeps_foreground_and_replaces_background():
     image, mask = _case()
     out, status = CopyPaste(prob=1.0)(image, mask, np.random.default_rng(0))
     fg = mask > 0
-    assert status == "pasted"
+    assert status == Composite.PASTED
     assert np.array_equal(out[fg], image[fg])
     bg = out[~fg]
     assert (bg == bg[0, 0]).all()  # one uniform gray level
@@ -58,14 +66,14 @@ def test_mix_uses_both_blends():
 def test_probability_is_respected():
     image, mask = _case()
     cp, rng = CopyPaste(prob=0.3), np.random.default_rng(1)
-    pasted = np.mean([cp(image, mask, rng)[1] == "pasted" for _ in range(4000)])
+    pasted = np.mean([cp(image, mask, rng)[1] == Composite.PASTED for _ in range(4000)])
     assert abs(pasted - 0.3) < 0.03
 
 
 def test_empty_mask_leaves_the_image_unchanged():
     image, _ = _case()
     out, status = CopyPaste(prob=1.0)(image, np.full((6, 8), 90, np.uint8), np.random.default_rng(0))
-    assert status == "empty" and out is image
+    assert status == Composite.EMPTY and out is image
 
 
 def test_texture_and_image_backgrounds():

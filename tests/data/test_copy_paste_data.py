@@ -6,8 +6,11 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import default_collate
 
-from pretrain.data import build_train_dataset, dataset_roots
+from pretrain.augment.copy_paste import binarize, crop_mask
+from pretrain.config import load_config
+from pretrain.data import build_train_batches, build_train_dataset, dataset_roots
 from tests.conftest import tiny_config
 
 
@@ -87,3 +90,34 @@ def test_texture_and_image_backgrounds_in_the_dataset(embedded_cache, tmp_path, 
     items = [ds[i] for i in range(8)]
     assert all(item["pasted"] == 1 for item in items)
     assert all(item["image"].shape == (3, 32, 32) for item in items)
+
+
+@pytest.mark.parametrize("backend", ["cpu", "gpu", "resident"])
+def test_a_crop_that_misses_the_object_is_not_an_empty_mask(tmp_path, backend):
+    """A crop without any of its mask's foreground keeps its own background and is counted as such, apart
+    from masks without foreground; on the reference and fast paths exactly where the plan's box misses it."""
+    rng = np.random.default_rng(0)
+    for name, corner in (("blank", False), ("corner", True)):
+        os.makedirs(tmp_path / "images" / "a", exist_ok=True)
+        os.makedirs(tmp_path / "masks" / "a", exist_ok=True)
+        (tmp_path / "images" / "a" / f"{name}.png").write_bytes(_png(rng.integers(0, 256, (64, 64, 3), np.uint8)))
+        mask = np.zeros((64, 64), np.uint8)
+        mask[:12, :12] = 255 if corner else 0
+        (tmp_path / "masks" / "a" / f"{name}.png").write_bytes(_png(mask))
+    opts = ["COPY_PASTE.PROB", "1.0", "COPY_PASTE.MASK_ROOT", str(tmp_path / "masks"), "INPUT.SIZE", "16"]
+    opts += ["INPUT.CROP_SCALE", "(0.1, 0.3)", "INPUT.BACKEND", backend, "SOLVER.IMS_PER_BATCH", "2"]
+    cfg = load_config("", opts)
+    ds = build_train_dataset(cfg, str(tmp_path / "images"))
+    loader = build_train_batches(cfg, ds, torch.device("cpu"))[0] if backend == "resident" else None
+    missed = []
+    for epoch in range(16):
+        ds.set_epoch(epoch)
+        batch = loader.batch(torch.arange(2)) if loader else default_collate([ds[0], ds[1]])
+        flags = {key: batch[key].tolist() for key in ("pasted", "empty_mask", "crop_without_foreground")}
+        assert [flags[key][0] for key in flags] == [0, 1, 0]  # blank: an empty mask
+        assert flags["empty_mask"][1] == 0 and flags["pasted"][1] + flags["crop_without_foreground"][1] == 1
+        missed.append(flags["crop_without_foreground"][1])
+        if backend != "resident":  # the reference's mask crop decides
+            box = ds.plan(1, (64, 64)).box
+            assert missed[-1] == int(not binarize(crop_mask(mask, box, (16, 16)), 0.5).any()), (epoch, box)
+    assert 0 < sum(missed) < len(missed)

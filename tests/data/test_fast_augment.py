@@ -7,14 +7,15 @@ import pytest
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader
+from torchvision import transforms as T
 from torchvision.transforms import functional as TF
 
-from pretrain.augment.copy_paste import binarize
+from pretrain.augment import batched
+from pretrain.augment.copy_paste import binarize, crop_mask
+from pretrain.augment.plan import Photometric, Planner, seeded_default_generator
 from pretrain.config import load_config
 from pretrain.data import BadImageError, build_train_dataset
-from pretrain.data import fast_augment as fa
-from pretrain.data.image_folder import seeded_default_generator
-from pretrain.data.transforms import TrainAugmentation, crop_mask
+from pretrain.data import reduced_decode as rd
 from pretrain.engine import last_checkpoint
 from pretrain.utils.image_io import load_rgb
 from pretrain.utils.seed import derive_seed
@@ -34,7 +35,7 @@ def _datasets(photos, *opts):
 
 def _device_augment(items, cfg=None):
     batch = torch.utils.data.default_collate(items)
-    return fa.PhotometricAugmentation(cfg or load_config("", []), CPU)(batch["image"], batch["photometric"])
+    return batched.PhotometricAugmentation(cfg or load_config("", []), CPU)(batch["image"], batch["photometric"])
 
 
 @pytest.mark.parametrize("prob, epoch", [("0.0", 0), ("0.5", 1)])
@@ -60,15 +61,15 @@ def test_fast_samples_match_the_reference_samples(photos, prob, epoch):
 
 
 def test_reduced_decoding_keeps_the_crop_resolution(photos):
-    assert fa.draft_scale((0, 0, 1000, 1200), (224, 224)) == 4
-    assert fa.draft_scale((0, 0, 448, 448), (224, 224)) == 2
-    assert fa.draft_scale((0, 0, 447, 2000), (224, 224)) == 1
+    assert rd.draft_scale((0, 0, 1000, 1200), (224, 224)) == 4
+    assert rd.draft_scale((0, 0, 448, 448), (224, 224)) == 2
+    assert rd.draft_scale((0, 0, 447, 2000), (224, 224)) == 1
     path = str(sorted((photos / "images" / "a").iterdir())[0])  # the 2000 x 1500 photo
-    crop = fa.CropAugmentation(load_config("", ["INPUT.CROP_SCALE", "(0.9, 1.0)"]))
+    planner = Planner(load_config("", ["INPUT.CROP_SCALE", "(0.9, 1.0)"]))
     full = load_rgb(path)
     for seed in range(3):
-        with seeded_default_generator(seed):
-            out, (i, j, h, w), size = crop.crop(path)
+        out, plan, size = rd.read_crop(path, lambda s, seed=seed: planner.plan(seed, 0, 0, s), planner.size)
+        i, j, h, w = plan.box
         assert size == (2000, 1500) and min(h, w) >= 4 * 224  # decoded at 1/4
         expected = np.asarray(TF.resized_crop(full, i, j, h, w, [224, 224], antialias=True), dtype=np.float32)
         assert np.abs(out - expected).mean() < 2.0  # levels; the DCT's own downscaling differs slightly
@@ -78,7 +79,7 @@ def test_resize_box_is_torchvisions_resized_crop(photos):
     img = load_rgb(str(sorted((photos / "images" / "b").iterdir())[0]))
     for box in [(10, 20, 100, 120), (0, 0, img.height, img.width), (5, 7, 200, 150)]:  # enlarged, shrunk, mixed
         expected = np.asarray(TF.resized_crop(img, *box, [224, 224], antialias=True), dtype=np.float32)
-        out = fa.resize_box(img, box, 1, (224, 224))
+        out = rd.resize_box(img, box, 1, (224, 224))
         assert out.shape == (224, 224, 3) and out.dtype == np.uint8
         assert np.abs(out - expected).mean() < 0.3  # rounding (OpenCV) and edge samples (PIL's box)
 
@@ -91,7 +92,7 @@ def test_resize_box_is_torchvisions_resized_crop(photos):
 def test_each_jitter_operation_is_torchvisions(photos, name, factor, mean_tol, max_tol):
     """Float arithmetic against PIL's uint8 steps: within rounding; hue within PIL's 8-bit HSV quantization."""
     reference = getattr(TF, f"adjust_{name}")
-    ours = getattr(fa, f"adjust_{name}")
+    ours = getattr(batched, f"adjust_{name}")
     for path in sorted((photos / "images" / "b").iterdir())[:3]:
         img = load_rgb(str(path)).resize((160, 120))
         expected = torch.from_numpy(np.array(reference(img, factor))).permute(2, 0, 1).float()
@@ -100,11 +101,18 @@ def test_each_jitter_operation_is_torchvisions(photos, name, factor, mean_tol, m
         assert diff.mean() < mean_tol and diff.max() <= max_tol, (name, diff.mean(), diff.max())
 
 
+def _photometric(ranges) -> dict[str, torch.Tensor]:
+    """Photometric parameters drawn from the global stream, as RandomGrayscale, ColorJitter and RandomHorizontalFlip."""
+    gray = bool(torch.rand(1) < 0.2)
+    order, *factors = T.ColorJitter.get_params(*ranges)
+    return Photometric(gray, tuple(order.tolist()), tuple(factors), bool(torch.rand(1) < 0.5)).tensors()
+
+
 def test_batched_augmentation_applies_each_samples_own_parameters():
     torch.manual_seed(0)
     images = torch.randint(0, 256, (12, 20, 24, 3), dtype=torch.uint8)
-    aug = fa.CropAugmentation(load_config("", []))
-    params = [aug.draw_photometric() for _ in range(12)]
+    ranges = Planner(load_config("", [])).jitter_ranges
+    params = [_photometric(ranges) for _ in range(12)]
     params[0] |= {"gray": torch.tensor(True), "flip": torch.tensor(False)}
     params[1] |= {"gray": torch.tensor(False), "flip": torch.tensor(True)}
     batched = _device_augment([{"image": x, "photometric": p} for x, p in zip(images, params, strict=True)])
@@ -136,17 +144,17 @@ def test_parameter_statistics_match_the_reference(photos, tmp_path):
     load_rgb(str(sorted((photos / "images" / "b").iterdir())[0])).resize((160, 120)).save(path)
     size = (160, 120)
     cfg = load_config("", ["INPUT.SIZE", "32"])  # the parameters do not depend on the output size
-    fast, ref = fa.CropAugmentation(cfg), TrainAugmentation(cfg)
-    wider = TrainAugmentation(load_config("", ["INPUT.CROP_SCALE", "(0.08, 1.0)"]))
+    planner = Planner(cfg)
+    ref, wider = T.RandomResizedCrop(32, scale=(0.2, 1.0)), T.RandomResizedCrop(32, scale=(0.08, 1.0))
     stand_in = Image.new("RGB", size)
     boxes, ref_boxes, wide_boxes, params = [], [], [], []
     for k in range(n):
-        with seeded_default_generator(derive_seed(1, k)):
-            boxes.append(fast.crop(path)[1])
-            params.append(fast.draw_photometric())
+        _, plan, _ = rd.read_crop(path, lambda s, k=k: planner.plan(1, 0, k, s), planner.size)
+        boxes.append(plan.box)
+        params.append(plan.photometric.tensors())
         with seeded_default_generator(derive_seed(2, k)):
-            ref_boxes.append(ref.crop.get_params(stand_in, ref.crop.scale, ref.crop.ratio))
-            wide_boxes.append(wider.crop.get_params(stand_in, wider.crop.scale, wider.crop.ratio))
+            ref_boxes.append(ref.get_params(stand_in, ref.scale, ref.ratio))
+            wide_boxes.append(wider.get_params(stand_in, wider.scale, wider.ratio))
 
     def scale_aspect(b):
         b = np.array(b, dtype=np.float64)
@@ -175,9 +183,8 @@ def test_copy_paste_keeps_exactly_the_foreground(photos):
     for i in range(len(fast)):
         item = fast[i]
         assert item["pasted"] == 1
-        with seeded_default_generator(derive_seed(fast.seed, fast.epoch, i)):
-            crop, box, size = fast.transform.crop(fast.path(i))  # the same draws, without the paste
-        foreground = binarize(crop_mask(masks.load(i, size), box, fast.transform.size), 0.5)
+        crop, plan, size = rd.read_crop(fast.path(i), lambda s, i=i: fast.plan(i, s), fast.planner.size)  # no paste
+        foreground = binarize(crop_mask(masks.load(i, size), plan.box, fast.planner.size), 0.5)
         composite = item["image"].numpy()
         assert 0 < foreground.sum() < foreground.size
         assert np.array_equal(composite[foreground], crop[foreground])  # bit-exact

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from pretrain.augment.copy_paste import binarize
+from pretrain.augment.batched import crop_batch, crop_grid, gaussian_kernel_size
+from pretrain.augment.copy_paste import Composite, binarize, crop_mask
 from pretrain.config import load_config
 from pretrain.data import build_train_batches, build_train_dataset, dataset_roots
-from pretrain.data.resident import PASTED, ResidentLoader, crop_grid, gaussian_kernel_size
-from pretrain.data.transforms import crop_mask
+from pretrain.data.resident import ResidentLoader
 from tests.conftest import shared_data, tiny_config, train
 
 from .test_fast_augment import LEVEL
@@ -91,11 +91,12 @@ def test_crop_grid_resizes_as_opencv_does_on_the_cropped_region():
 def test_copy_paste_keeps_exactly_the_foreground(embedded_cache, tmp_path):
     ref, loader, _ = _paths(embedded_cache, tmp_path, "COPY_PASTE.PROB", "1.0")
     slots = torch.arange(16)
-    boxes, _ = loader._draw(slots.tolist())
-    crops = loader._crop(slots, boxes)
+    plans = loader.plans(slots)
+    boxes = torch.tensor([p.box for p in plans], dtype=torch.float32)
+    crops = crop_batch(loader.pixels[slots], boxes, loader.planner.size)
     before = crops.clone()
-    status = loader._copy_paste(crops, slots, slots)
-    assert (status == PASTED).all()
+    status = loader._copy_paste(crops, slots, plans)
+    assert (status == Composite.PASTED).all()
     for k in range(16):
         foreground = binarize(before[k, 3], 0.5)
         assert 0 < foreground.sum() < foreground.numel()

@@ -68,3 +68,14 @@ def test_a_missing_validation_folder_names_data_val_root(embedded_cache, tmp_pat
     cfg.DATA.VAL_ROOT = str(tmp_path / "no_val")
     with pytest.raises(FileNotFoundError, match=r"no_val' does not exist \(DATA.VAL_ROOT\).*DATA.VAL_ROOT ''"):
         train(cfg)
+
+
+def test_copy_paste_outcomes_are_counted_per_epoch(embedded_cache, tmp_path):
+    """At p 1 every sample is pasted, has an empty or no mask, or its crop misses the object: the four add up."""
+    opts = ("COPY_PASTE.PROB", "1.0", "DATA.EMBEDDED.MASKS", "true", "INPUT.CROP_SCALE", "(0.08, 0.1)")
+    cfg = tiny_config(embedded_cache, str(tmp_path), *opts, "SOLVER.EPOCHS", "1", "TEST.KNN_PERIOD", "0")
+    train(cfg)
+    records = [json.loads(line) for line in Path(cfg.OUTPUT_DIR, "metrics.jsonl").read_text().splitlines()]
+    (epoch,) = [r for r in records if "epoch_iters" in r]
+    outcomes = ("pasted", "empty_mask", "missing_mask", "crop_without_foreground")
+    assert sum(epoch[key] for key in outcomes) == 64 and epoch["crop_without_foreground"] > 0

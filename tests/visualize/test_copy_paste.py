@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pretrain.augment.copy_paste import texture_source
+from pretrain.augment.backgrounds import texture_source
 from pretrain.visualize.copy_paste import Sample, copy_paste_figure, load_sample
 from pretrain.visualize.grid import HEADER, write_png
 from tests.conftest import REPO
@@ -45,8 +45,7 @@ def write_tree(root, samples: list[Sample], names: list[str]) -> tuple[str, str]
     return str(images), str(masks)
 
 
-def texture(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    return np.full((*shape, 3), (0, 255, 0), np.uint8)
+texture = texture_source(["green"], lambda _: np.full((8, 8, 3), (0, 255, 0), np.uint8))  # a plain green texture
 
 
 @pytest.mark.parametrize(("with_texture", "gaussian", "cols"), [(True, True, 6), (False, True, 5), (False, False, 4)])

@@ -1,0 +1,154 @@
+"""One sample's augmentation, drawn before any pixel is touched: the plan every executor carries out.
+
+:meth:`Planner.plan` is a pure function of (seed, epoch, index, image size) (and, for the
+texture and image backgrounds, of the texture sizes and other images' masks it looks at): it
+returns plain data (crop box, copy-paste coin, background and blending, grayscale, jitter
+factors and order, flip) that a test can inspect and replay. The executors carry it out: the
+reference (:mod:`.reference`, PIL and numpy, INPUT.BACKEND cpu, and the workers of "gpu") and
+the batched one (:mod:`.batched`, tensors on the training device, "gpu" and "resident").
+
+The draw order is written here once. Two generators per sample keep it InstDisc's:
+
+- torch's default generator seeded with ``derive_seed(seed, epoch, index)`` draws what
+  torchvision's transforms draw, with their own functions, in their order: the
+  RandomResizedCrop box, RandomGrayscale's coin, ColorJitter's order and factors,
+  RandomHorizontalFlip's coin;
+- NumPy's generator seeded with ``derive_seed(seed, epoch, index, 1)`` draws copy-paste's
+  coin, then the background, then the blending (:meth:`.CopyPaste.plan`).
+
+So copy-paste at p 0 leaves every other draw as it is, the plan does not depend on the
+worker that makes it, and a resumed run replays its epoch exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from fvcore.common.config import CfgNode
+from torchvision import transforms as T
+
+from pretrain.utils.seed import derive_seed, derive_seeds
+
+from .backgrounds import Backgrounds
+from .copy_paste import Box, Composite, CopyPaste, PastePlan
+
+# torchvision's ColorJitter numbering of its four operations (the "order" of a plan).
+BRIGHTNESS, CONTRAST, SATURATION, HUE = range(4)
+IDENTITY = (1.0, 1.0, 1.0, 0.0)  # the factors that leave an image unchanged, in that numbering
+
+
+@dataclass(frozen=True)
+class Photometric:
+    """RandomGrayscale, ColorJitter and RandomHorizontalFlip of one sample, as torchvision draws them.
+
+    ``factors[k]`` is None where the operation's range is zero: torchvision then skips it.
+    """
+
+    gray: bool
+    order: tuple[int, ...]
+    factors: tuple[float | None, ...]
+    flip: bool
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The parameters as tensors (the batched executor's input; collated by the DataLoader)."""
+        return {
+            "gray": torch.tensor(self.gray),
+            "order": torch.tensor(self.order),
+            "factors": torch.tensor([IDENTITY[k] if f is None else f for k, f in enumerate(self.factors)]),
+            "flip": torch.tensor(self.flip),
+        }
+
+
+def photometric_batch(plans: Sequence[Photometric]) -> dict[str, torch.Tensor]:
+    """:meth:`Photometric.tensors` of many samples, stacked (what a DataLoader collates)."""
+    return {
+        "gray": torch.tensor([p.gray for p in plans]),
+        "order": torch.tensor([p.order for p in plans]),
+        "factors": torch.tensor([[IDENTITY[k] if f is None else f for k, f in enumerate(p.factors)] for p in plans]),
+        "flip": torch.tensor([p.flip for p in plans]),
+    }
+
+
+@dataclass(frozen=True)
+class SamplePlan:
+    """Everything one sample's augmentation needs; ``paste`` is set when ``coin`` is PASTED."""
+
+    box: Box  # (top, left, height, width) on the full-size image
+    photometric: Photometric
+    coin: Composite  # OFF (copy-paste off), KEPT or PASTED: what the coin said, before any mask is read
+    paste: PastePlan | None
+
+
+class Planner:
+    """Draws :class:`SamplePlan` s with the ranges of INPUT.* and the copy-paste settings."""
+
+    def __init__(self, cfg: CfgNode, copy_paste: CopyPaste | None = None, backgrounds: Backgrounds | None = None):
+        crop = T.RandomResizedCrop(cfg.INPUT.SIZE, scale=tuple(cfg.INPUT.CROP_SCALE))  # checks the ranges
+        self.size, self.scale, self.ratio = tuple(crop.size), crop.scale, crop.ratio
+        self.grayscale_prob = cfg.INPUT.GRAYSCALE_PROB
+        jitter = T.ColorJitter(*cfg.INPUT.COLOR_JITTER)  # its ranges, checked and centred as torchvision does
+        self.jitter_ranges = (jitter.brightness, jitter.contrast, jitter.saturation, jitter.hue)
+        self.hflip_prob = cfg.INPUT.HFLIP_PROB
+        self.copy_paste = copy_paste if copy_paste is not None and copy_paste.prob > 0 else None
+        self.backgrounds = self.copy_paste.backgrounds(backgrounds) if self.copy_paste else None
+
+    def plan(self, seed: int, epoch: int, index: int, size: tuple[int, int]) -> SamplePlan:
+        """The plan of sample ``index`` in ``epoch``, for an image of (w, h) ``size``."""
+        with seeded_default_generator(derive_seed(seed, epoch, index)):
+            box, photometric = self._torchvision_draws(size)
+        if self.copy_paste is None:
+            return SamplePlan(box, photometric, Composite.OFF, None)
+        return self._with_paste(box, photometric, derive_seed(seed, epoch, index, 1))
+
+    def plan_batch(
+        self, seed: int, epoch: int, indices: Sequence[int], sizes: Sequence[tuple[int, int]]
+    ) -> list[SamplePlan]:
+        """:meth:`plan` of many samples, the same values for less: the seeds of the whole batch are derived
+        at once (:func:`derive_seeds`) and the caller's torch stream is saved once, not per sample."""
+        coords = np.array([(seed, epoch, i) for i in indices], dtype=np.int64).reshape(-1, 3)
+        gen = torch.default_generator
+        state = gen.get_state()
+        try:
+            draws = []
+            for sample_seed, size in zip(derive_seeds(coords), sizes, strict=True):
+                gen.manual_seed(sample_seed)
+                draws.append(self._torchvision_draws(size))
+        finally:
+            gen.set_state(state)
+        if self.copy_paste is None:
+            return [SamplePlan(box, photometric, Composite.OFF, None) for box, photometric in draws]
+        paste_seeds = derive_seeds(np.column_stack([coords, np.ones(len(coords), np.int64)]))
+        return [self._with_paste(*draw, s) for draw, s in zip(draws, paste_seeds, strict=True)]
+
+    def _torchvision_draws(self, size: tuple[int, int]) -> tuple[Box, Photometric]:
+        """The crop box, then grayscale, jitter and flip: torchvision's calls, in InstDisc's order."""
+        stand_in = torch.empty((0, size[1], size[0]), device="meta")  # get_params reads the size only
+        box = T.RandomResizedCrop.get_params(stand_in, self.scale, self.ratio)
+        gray = bool(torch.rand(1) < self.grayscale_prob)  # RandomGrayscale's draw
+        order, *factors = T.ColorJitter.get_params(*self.jitter_ranges)
+        flip = bool(torch.rand(1) < self.hflip_prob)  # RandomHorizontalFlip's draw
+        return tuple(box), Photometric(gray, tuple(order.tolist()), tuple(factors), flip)
+
+    def _with_paste(self, box: Box, photometric: Photometric, paste_seed: int) -> SamplePlan:
+        """The plan with copy-paste's draws from the generator of ``paste_seed`` (seed, epoch, index, 1)."""
+        assert self.copy_paste is not None and self.backgrounds is not None
+        rng = np.random.default_rng(paste_seed)
+        paste = self.copy_paste.plan(rng, self.size, self.backgrounds)
+        return SamplePlan(box, photometric, Composite.KEPT if paste is None else Composite.PASTED, paste)
+
+
+@contextmanager
+def seeded_default_generator(seed: int) -> Iterator[None]:
+    """torchvision draws from the CPU default generator: seed it for one sample, then put the
+    caller's stream back (cheaper than torch.manual_seed + fork_rng)."""
+    gen = torch.default_generator
+    state = gen.get_state()
+    gen.manual_seed(seed)
+    try:
+        yield
+    finally:
+        gen.set_state(state)

@@ -1,0 +1,70 @@
+"""The reference executor (INPUT.BACKEND cpu, the ground truth of the tests), and the evaluation transform.
+
+It carries out a :class:`.plan.SamplePlan` with PIL and numpy, with the very torchvision
+functions that InstDisc's transforms call: RandomResizedCrop's resize of the box, copy-paste on
+the crop (:meth:`.CopyPaste.paste_crop`), then RandomGrayscale, ColorJitter (in the plan's
+order), RandomHorizontalFlip and normalization.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from fvcore.common.config import CfgNode
+from PIL import Image
+from torchvision import transforms as T
+from torchvision.transforms import functional as TF
+
+from .backgrounds import Backgrounds
+from .copy_paste import Composite, CopyPaste
+from .plan import BRIGHTNESS, CONTRAST, HUE, SATURATION, Photometric, SamplePlan
+
+JITTER = {
+    BRIGHTNESS: TF.adjust_brightness,
+    CONTRAST: TF.adjust_contrast,
+    SATURATION: TF.adjust_saturation,
+    HUE: TF.adjust_hue,
+}
+
+
+def _normalize(cfg: CfgNode) -> list:
+    return [T.ToTensor(), T.Normalize(cfg.INPUT.MEAN, cfg.INPUT.STD)]
+
+
+class ReferenceAugmentation:
+    """PIL image + plan (+ its full-size mask) -> normalized (3, h, w) tensor and the copy-paste outcome."""
+
+    def __init__(self, cfg: CfgNode, copy_paste: CopyPaste | None = None, backgrounds: Backgrounds | None = None):
+        self.size = (cfg.INPUT.SIZE, cfg.INPUT.SIZE)
+        self.copy_paste, self.backgrounds = copy_paste, backgrounds
+        self.normalize = T.Compose(_normalize(cfg))
+
+    def __call__(
+        self, image: Image.Image, plan: SamplePlan, mask: np.ndarray | None = None
+    ) -> tuple[torch.Tensor, Composite]:
+        crop = self.crop(image, plan)
+        status = plan.coin
+        if plan.paste is not None:
+            assert self.copy_paste is not None and self.backgrounds is not None
+            pasted, status = self.copy_paste.paste_crop(np.asarray(crop), mask, plan.box, plan.paste, self.backgrounds)
+            crop = Image.fromarray(pasted)
+        return self.normalize(photometric(crop, plan.photometric)), status
+
+    def crop(self, image: Image.Image, plan: SamplePlan) -> Image.Image:
+        """RandomResizedCrop's resize of the plan's box (bilinear, antialiased)."""
+        return TF.resized_crop(image, *plan.box, list(self.size), T.InterpolationMode.BILINEAR, antialias=True)
+
+
+def photometric(image: Image.Image, p: Photometric) -> Image.Image:
+    """RandomGrayscale, ColorJitter and RandomHorizontalFlip with drawn parameters, as their forward() applies them."""
+    if p.gray:
+        image = TF.rgb_to_grayscale(image, num_output_channels=3)
+    for op in p.order:
+        if p.factors[op] is not None:
+            image = JITTER[op](image, p.factors[op])
+    return TF.hflip(image) if p.flip else image
+
+
+def build_test_transform(cfg: CfgNode) -> T.Compose:
+    """Resize the shorter side to TEST_RESIZE, then one center crop of SIZE."""
+    return T.Compose([T.Resize(cfg.INPUT.TEST_RESIZE), T.CenterCrop(cfg.INPUT.SIZE), *_normalize(cfg)])

@@ -26,7 +26,7 @@ def _store(out: dict[str, torch.Tensor], rows: int, dtype: torch.dtype | None) -
     }
 
 
-def _gather_rows(
+def gather_rows(
     local: dict[str, torch.Tensor], index: torch.Tensor, num_samples: int, device: torch.device
 ) -> dict[str, torch.Tensor]:
     """Every rank's rows (equal counts, ``index`` giving their dataset rows) in dataset order, on the CPU.
@@ -75,7 +75,7 @@ def gather_outputs(
         return local
     for value in (*local.values(), index):  # repeat a row: it lands on an index this rank already filled
         value[filled:] = value[:1]
-    return _gather_rows(local, index, num_samples, device)
+    return gather_rows(local, index, num_samples, device)
 
 
 @torch.no_grad()

@@ -7,9 +7,15 @@ three runs; the standard deviation says whether two representations differ by mo
 from __future__ import annotations
 
 import json
+import logging
+import os
 import statistics
+import subprocess
+from collections.abc import Callable, Sequence
 
 METRICS = ("AP50", "AP", "AP75")
+
+logger = logging.getLogger(__name__)
 
 
 def aggregate(runs: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -47,3 +53,27 @@ def read_run(path: str) -> dict[str, float]:
     if "bbox" not in results:
         raise ValueError(f"{path!r} holds results for {sorted(results)}, expected one test set's 'bbox' metrics")
     return results["bbox"]
+
+
+def run_seeds(
+    seeds: Sequence[int], output_dir: str, run: Callable[[int, str], None] | None
+) -> tuple[dict[str, dict[str, float]], dict[str, str]]:
+    """Finish each seed's run in ``output_dir/seed<s>`` (``run(seed, folder)`` unless it has a ``results.json``).
+
+    A run that fails is named and skipped, so the others still run and the summary covers what
+    finished. ``run`` None only collects. Returns (``{"seed s": metrics}``, ``{"seed s": why it failed}``).
+    """
+    runs, failed = {}, {}
+    for seed in seeds:
+        out = os.path.join(output_dir, f"seed{seed}")
+        result = os.path.join(out, "results.json")
+        if run is not None and not os.path.exists(result):
+            try:
+                run(seed, out)
+            except subprocess.CalledProcessError as err:
+                failed[f"seed {seed}"] = f"exit status {err.returncode} (log: {os.path.join(out, 'log.txt')})"
+                logger.error("seed %d failed: %s; continuing with the other seeds", seed, failed[f"seed {seed}"])
+                continue
+        if os.path.exists(result):
+            runs[f"seed {seed}"] = read_run(result)
+    return runs, failed

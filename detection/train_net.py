@@ -3,7 +3,7 @@
 
 detectron2's ``tools/train_net.py``, with the pieces of the self-supervised transfer protocol:
 the ``Res5ROIHeadsExtraNorm`` head, VOC splits registered under any root, the VOC evaluator,
-and SyncBN that also runs in a single process.
+and synchronized BN that also runs in a single process.
 
     python detection/train_net.py --num-gpus 8 --config-file configs/detection/voc07_R50_C4_9k.yaml \\
         MODEL.WEIGHTS output/dilo_R50.pkl
@@ -29,7 +29,7 @@ from detectron2.config import CfgNode, get_cfg  # noqa: E402
 from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch  # noqa: E402
 from detectron2.evaluation import PascalVOCDetectionEvaluator  # noqa: E402
 
-import detection  # noqa: E402, F401  (registers Res5ROIHeadsExtraNorm)
+from detection import roi_heads  # noqa: E402, F401  (registers Res5ROIHeadsExtraNorm)
 from detection.datasets import datasets_root, register_voc  # noqa: E402
 from pretrain.utils.atomic import write_json  # noqa: E402
 
@@ -71,10 +71,22 @@ def single_process_norm(cfg: CfgNode, world_size: int) -> str | None:
     )
 
 
+def draw_seed(cfg: CfgNode) -> None:
+    """Replace a negative SEED by a drawn one, the same in every process, before ``default_setup`` seeds.
+
+    detectron2 would draw a seed per process and record none; with the drawn seed in the config,
+    ``config.yaml`` and ``results.json`` name the seed that ran (process r seeds SEED + r, as in
+    ``default_setup``), so any run can be repeated.
+    """
+    if cfg.SEED < 0:
+        cfg.SEED = int(comm.shared_random_seed())
+
+
 def setup(args) -> CfgNode:
     cfg = get_cfg()
     cfg.merge_from_file(args.config_file)
     cfg.merge_from_list(args.opts)
+    draw_seed(cfg)
     note = single_process_norm(cfg, args.num_gpus * args.num_machines)
     cfg.freeze()
     default_setup(cfg, args)
@@ -84,7 +96,7 @@ def setup(args) -> CfgNode:
 
 
 def write_results(cfg: CfgNode, results: dict) -> None:
-    """``OUTPUT_DIR/results.json``: the final metrics with the seed and weights that produced them."""
+    """``OUTPUT_DIR/results.json``: the final metrics with the seed (of process 0) and weights that produced them."""
     if not comm.is_main_process():
         return
     payload = {"results": results, "seed": cfg.SEED, "weights": cfg.MODEL.WEIGHTS, "datasets": list(cfg.DATASETS.TEST)}

@@ -3,7 +3,9 @@
 
 Each run is ``detection/train_net.py`` with ``SEED s OUTPUT_DIR <output-dir>/seed<s>``, started
 with ``--resume``: a rerun continues unfinished runs and skips finished ones (those with a
-``results.json``). ``--collect-only`` aggregates runs made elsewhere (e.g. in parallel jobs).
+``results.json``). A seed whose run fails is named and skipped: the others still run, the
+summary covers those that finished and lists the failures, and the tool then exits with status 1.
+``--collect-only`` aggregates runs made elsewhere (e.g. in parallel jobs).
 
     python tools/detection_runs.py --runs 3 --num-gpus 8 --config-file configs/detection/voc07_R50_C4_9k.yaml \\
         --output-dir output/detection/voc07_dilo MODEL.WEIGHTS output/dilo_R50.pkl
@@ -12,6 +14,7 @@ with ``--resume``: a rerun continues unfinished runs and skips finished ones (th
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
@@ -19,7 +22,7 @@ import sys
 # Keep this script's folder off the import path (see tools/pretrain.py).
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
 
-from detection.runs import aggregate, format_table, read_run  # noqa: E402
+from detection.runs import aggregate, format_table, run_seeds  # noqa: E402
 from pretrain.utils.atomic import write_json  # noqa: E402
 from pretrain.utils.cli import parse_with_overrides, run_tool  # noqa: E402
 
@@ -47,20 +50,17 @@ def run_seed(args: argparse.Namespace, seed: int, out: str) -> None:
 
 def main(args: argparse.Namespace) -> dict:
     seeds = args.seeds or list(range(1, args.runs + 1))
-    runs = {}
-    for seed in seeds:
-        out = os.path.join(args.output_dir, f"seed{seed}")
-        result = os.path.join(out, "results.json")
-        if not os.path.exists(result) and not args.collect_only:
-            run_seed(args, seed, out)
-        if os.path.exists(result):
-            runs[f"seed {seed}"] = read_run(result)
-    summary = aggregate(runs)
-    print(format_table(runs, summary))
-    payload = {"config": args.config_file, "opts": args.opts, "runs": runs, "summary": summary}
+    runs, failed = run_seeds(seeds, args.output_dir, None if args.collect_only else lambda s, o: run_seed(args, s, o))
+    summary = aggregate(runs) if runs else {}
+    if runs:
+        print(format_table(runs, summary))
+    for run, why in failed.items():
+        print(f"{run} failed: {why}")
+    payload = {"config": args.config_file, "opts": args.opts, "runs": runs, "summary": summary, "failed": failed}
     write_json(os.path.join(args.output_dir, "summary.json"), payload)
     return payload
 
 
 if __name__ == "__main__":
-    run_tool("detection_runs", main, parse_args())
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    sys.exit(1 if run_tool("detection_runs", main, parse_args())["failed"] else 0)

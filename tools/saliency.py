@@ -5,7 +5,7 @@ The mask tree mirrors the image tree (same relative path, .png, same size). Mask
 written are skipped, so rerunning a killed job resumes it; shards split the work between
 machines.
 
-    python tools/saliency.py --input datasets/imagenet/train --output datasets/imagenet/masks_rbd --workers 16
+    python tools/saliency.py --input datasets/imagenet/train --output datasets/imagenet/masks_rbd/train --workers 16
     python tools/saliency.py --input IMAGES --output MASKS --method basnet --weights basnet.pth
     python tools/saliency.py ... --num-shards 8 --shard-id 3        # machine 3 of 8
     python tools/saliency.py --input IMAGES --output MASKS --small-images   # ~64 px images (the embedded set)

@@ -22,7 +22,6 @@ from .resident import ResidentLoader
 from .sampler import EpochSampler
 
 
-
 def embedded_spec(cfg: CfgNode) -> EmbeddedSpec:
     e = cfg.DATA.EMBEDDED
     return EmbeddedSpec(

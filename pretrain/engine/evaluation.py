@@ -38,6 +38,6 @@ def linear_probe_eval(
     train = _features(cfg, model, train_set, device, "probe train features")
     val = _features(cfg, model, val_set, device, "probe val features")
     num_classes = len(train_set.classes)
-    probe = fit_linear_probe(train["features"], train["labels"], num_classes)
-    acc = probe_accuracy(probe, val["features"], val["labels"])
+    probe = fit_linear_probe(train["features"].to(device), train["labels"].to(device), num_classes)
+    acc = probe_accuracy(probe, val["features"].to(device), val["labels"].to(device))
     return {f"linear_{k}": v for k, v in acc.items()}

@@ -41,7 +41,7 @@ def resnet50w2(cfg: CfgNode) -> nn.Module:
 
 @BACKBONE_REGISTRY.register()
 def alexnet_bn(cfg: CfgNode) -> nn.Module:
-    """AlexNet with BN; the probes read fc7. CIFAR_STEM: a 3x3 stride-1 conv1 for small images."""
+    """AlexNet with BN; the probes read pooled conv5 (or fc7). CIFAR_STEM: a 3x3 stride-1 conv1 for small images."""
     b = cfg.MODEL.BACKBONE
     return AlexNetBN(width=b.WIDTH, small_stem=b.CIFAR_STEM)
 

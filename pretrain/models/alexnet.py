@@ -4,11 +4,11 @@ Five convolutions (96, 256, 384, 384, 256 channels; 11/5/3/3/3 kernels) each fol
 and ReLU, max-pools after conv1, conv2 and conv5, then fc6 and fc7 (4096 each) with BN and ReLU.
 There is no dropout: instance discrimination does not overfit the way supervised AlexNet did.
 
-The representation (``forward``) is fc7's output, the layer right below the embedding head: the
-"penultimate layer" that the probes read, as for the ResNets. The paper's Table 3 does not say
-which AlexNet layer its linear probe reads; InstDisc reported AlexNet per conv layer (conv5 best),
-so Table 3's AlexNet numbers may come from conv5 instead. ``forward_features`` gives conv5's
-map, for a conv5 probe and for pixel-space diagnosis.
+The representation (``forward``) is fc7's output, the layer right below the embedding head.
+``forward_conv5`` gives conv5 as fc6 reads it (pool5, 6 x 6 average pool, flattened: 9,216
+values at full width), the layer InstDisc's AlexNet linear protocol reads and the probes' default
+for AlexNet (``MODEL.ALEXNET_LAYER`` in ``pretrain/probe/defaults.py``). ``forward_features``
+gives conv5's map, for pixel-space diagnosis.
 
 Before fc6, conv5 is adaptively average-pooled to 6 x 6 (torchvision's way), so any input size
 works once the convolutions have something to pool: the ImageNet stem (stride-4 11 x 11 conv and
@@ -71,6 +71,14 @@ class AlexNetBN(nn.Module):
             )
         return self.features(x)
 
+    @property
+    def conv5_channels(self) -> int:
+        """Width of :meth:`forward_conv5`'s rows."""
+        return self.fc6[0].in_features
+
+    def forward_conv5(self, x: torch.Tensor) -> torch.Tensor:
+        """conv5 pooled as fc6 reads it: pool5, then the 6 x 6 average pool, flattened (N, ``conv5_channels``)."""
+        return torch.flatten(self.avgpool(self.pool5(self.forward_features(x))), 1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = torch.flatten(self.avgpool(self.pool5(self.forward_features(x))), 1)
-        return self.fc7(self.fc6(x))
+        return self.fc7(self.fc6(self.forward_conv5(x)))

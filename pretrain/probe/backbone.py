@@ -15,13 +15,27 @@ from fvcore.common.config import CfgNode
 from torch import nn
 
 from pretrain.config import get_cfg
-from pretrain.models import build_backbone
+from pretrain.models import AlexNetBN, build_backbone
 from pretrain.models.weights import load_model
+
+ALEXNET_LAYERS = ("conv5", "fc7")
+
+
+class AlexNetConv5(nn.Module):
+    """An :class:`AlexNetBN` read at conv5 (``forward_conv5``): the probe layer MODEL.ALEXNET_LAYER conv5."""
+
+    def __init__(self, net: AlexNetBN) -> None:
+        super().__init__()
+        self.net = net
+        self.out_channels = net.conv5_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.forward_conv5(x)
 
 
 @dataclass
 class FrozenNetwork:
-    backbone: nn.Module  # images -> pooled penultimate features
+    backbone: nn.Module  # images -> pooled penultimate features (an AlexNet's MODEL.ALEXNET_LAYER)
     head: nn.Module | None  # the pretraining embedding head (features -> D), where the file has one
     fingerprint: str
 
@@ -60,6 +74,12 @@ def load_frozen(cfg: CfgNode, device: torch.device) -> FrozenNetwork:
         loaded = load_model(weights)
         backbone, head = loaded.backbone, loaded.head
         fingerprint = f"sha1:{file_digest(weights)}"
+    layer = cfg.MODEL.ALEXNET_LAYER
+    if layer not in ALEXNET_LAYERS:
+        raise ValueError(f"MODEL.ALEXNET_LAYER must be one of {ALEXNET_LAYERS}, got {layer!r}")
+    if isinstance(backbone, AlexNetBN) and layer == "conv5":
+        backbone, head = AlexNetConv5(backbone), None  # the embedding head reads fc7
+        fingerprint += ":conv5"
     for module in (backbone, head):
         if module is not None:
             module.to(device).eval().requires_grad_(False)

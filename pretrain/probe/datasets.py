@@ -51,9 +51,15 @@ class LabeledImages(Dataset):
         self.epoch = epoch
 
     def identity(self) -> str:
-        """A digest of root, paths and labels: which images, in which order, with which labels."""
+        """A digest of root, paths, each file's size and modification time, and labels.
+
+        Which images, in which order, with which labels; a photo replaced under the same name changes
+        its size or time, so features cached from the old one are not reused. One ``stat`` per file.
+        """
         h = hashlib.sha1(os.path.abspath(self.root).encode())
-        h.update("\n".join(self.paths).encode())
+        for path in self.paths:
+            st = os.stat(os.path.join(self.root, path))
+            h.update(f"{path}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
         h.update(self.labels.numpy().tobytes())
         return h.hexdigest()
 

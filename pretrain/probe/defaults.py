@@ -34,6 +34,13 @@ _C.MODEL.CIFAR_STEM = False  # "random" only: 3x3 stride-1 stem for small images
 # What the linear layer sees: "none" (the paper's protocol: raw pooled features) or "bn"
 # (a BatchNorm1d without affine parameters first, which makes lr 30 safe for any feature scale).
 _C.MODEL.FEATURE_NORM = "none"
+# The layer an AlexNet is probed at (other backbones: their pooled penultimate features):
+# "conv5" (pool5, then the 6 x 6 average pool fc6 reads, flattened: 9,216 values) or "fc7" (4,096).
+# conv5 is what InstDisc's AlexNet linear protocol reads (its Table 1 gives conv1-conv5, the best at
+# conv5), and the paper's Table 3 compares with InstDisc-era AlexNet numbers without naming a layer,
+# so conv5 is its most likely reading. The embedding head reads fc7, so at conv5 an AlexNet file's
+# kNN compares conv5 features (KNN.FEATURES embedding needs ALEXNET_LAYER fc7).
+_C.MODEL.ALEXNET_LAYER = "conv5"
 
 # ---------------------------------------------------------------------------------------------
 _C.DATA = CN()

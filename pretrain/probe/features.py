@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 
 import torch
@@ -16,43 +15,75 @@ from pretrain.utils import comm
 Forward = Callable[[torch.Tensor], dict[str, torch.Tensor]]
 
 
+GATHER_ROWS = 65536  # rows per rank and all-gather step: bounds the device memory the gather needs
+
+
+def _store(out: dict[str, torch.Tensor], rows: int, dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
+    """Empty CPU buffers of ``rows`` rows shaped like ``out``'s values (floating ones in ``dtype`` when given)."""
+    return {
+        key: torch.empty(rows, *value.shape[1:], dtype=dtype if dtype and value.is_floating_point() else value.dtype)
+        for key, value in out.items()
+    }
+
+
+def gather_rows(
+    local: dict[str, torch.Tensor], index: torch.Tensor, num_samples: int, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Every rank's rows (equal counts, ``index`` giving their dataset rows) in dataset order, on the CPU.
+
+    Shards travel through the device GATHER_ROWS rows per rank at a time (NCCL gathers device tensors).
+    """
+    full = {key: torch.empty(num_samples, *value.shape[1:], dtype=value.dtype) for key, value in local.items()}
+    for start in range(0, index.shape[0], GATHER_ROWS):
+        rows = comm.all_gather(index[start : start + GATHER_ROWS].to(device)).cpu()
+        for key, value in local.items():
+            full[key][rows] = comm.all_gather(value[start : start + GATHER_ROWS].to(device)).cpu()
+    return full
+
+
 @torch.no_grad()
 def gather_outputs(
-    forward: Forward, loader: DataLoader, num_samples: int, device: torch.device, desc: str = "features"
+    forward: Forward,
+    loader: DataLoader,
+    num_samples: int,
+    device: torch.device,
+    desc: str = "features",
+    dtype: torch.dtype | None = None,
 ) -> dict[str, torch.Tensor]:
-    """``forward``'s outputs and "labels" for all ``num_samples`` rows, in dataset order, on every rank.
+    """``forward``'s outputs and "labels" for all ``num_samples`` rows, in dataset order, on the CPU of every rank.
 
-    ``loader`` yields this rank's shard (see ``build_eval_loader``) as dicts with "image",
-    "index" and "label"; shards are padded to equal length so they can be all-gathered.
+    ``loader`` yields this rank's shard (see ``build_eval_loader``) as dicts with "image", "index"
+    and "label". Each batch's outputs leave the device as soon as they are computed (floating ones
+    cast to ``dtype`` when given), so the device holds one batch; shards are padded to equal length
+    and all-gathered in steps of GATHER_ROWS rows.
     """
-    parts: dict[str, list[torch.Tensor]] = defaultdict(list)
+    world = comm.get_world_size()
+    rows = num_samples if world == 1 else -(-num_samples // world)
+    local: dict[str, torch.Tensor] = {}
+    index = torch.empty(rows, dtype=torch.long)
+    filled = 0
     for batch in tqdm(loader, desc=desc, disable=not comm.is_main_process(), leave=False):
-        out = forward(batch["image"].to(device, non_blocking=True))
-        out |= {"index": batch["index"].to(device), "labels": batch["label"].to(device)}
+        out = forward(batch["image"].to(device, non_blocking=True)) | {"labels": batch["label"]}
+        local = local or _store(out, rows, dtype)
+        n = batch["index"].shape[0]
+        where = batch["index"] if world == 1 else slice(filled, filled + n)  # one process: dataset rows at once
         for key, value in out.items():
-            parts[key].append(value)
-    per_rank = -(-num_samples // comm.get_world_size())
-    gathered = {}
-    for key, chunks in parts.items():
-        t = torch.cat(chunks)
-        pad = per_rank - t.shape[0]
-        if pad > 0:  # repeat a row: it lands on an index this rank already filled
-            t = torch.cat([t, t[:1].expand(pad, *t.shape[1:])])
-        gathered[key] = comm.all_gather(t)
-    index = gathered.pop("index")
-    result = {}
-    for key, value in gathered.items():
-        full = torch.zeros(num_samples, *value.shape[1:], dtype=value.dtype, device=device)
-        full[index] = value
-        result[key] = full
-    return result
+            local[key][where] = value.to("cpu", local[key].dtype)
+        index[filled : filled + n] = batch["index"]
+        filled += n
+    if world == 1:
+        return local
+    for value in (*local.values(), index):  # repeat a row: it lands on an index this rank already filled
+        value[filled:] = value[:1]
+    return gather_rows(local, index, num_samples, device)
 
 
 @torch.no_grad()
 def extract_features(
     model: EmbeddingModel, loader: DataLoader, num_samples: int, device: torch.device, desc: str = "features"
 ) -> dict[str, torch.Tensor]:
-    """{"features", "embeddings", "labels"} for all ``num_samples`` rows, in dataset order, on every rank."""
+    """{"features", "embeddings", "labels"} (float32) for all ``num_samples`` rows, in dataset order, on every
+    rank's CPU (see :func:`gather_outputs`)."""
     was_training = model.training
     model.eval()
 

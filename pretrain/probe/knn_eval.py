@@ -36,12 +36,21 @@ def feature_space(cfg: CfgNode, net: FrozenNetwork) -> str:
 
 
 @torch.no_grad()
-def project(net: FrozenNetwork, feats: torch.Tensor, space: str, device: torch.device) -> torch.Tensor:
-    """Cached center-crop features (N, 1, C) -> L2-normalized rows in ``space``."""
-    x = feats[:, 0].to(device).float()
-    if space == "embedding":
-        x = net.head(x)
-    return F.normalize(x, dim=1)
+def project(
+    net: FrozenNetwork, feats: torch.Tensor, space: str, device: torch.device, chunk: int = 65536
+) -> torch.Tensor:
+    """Cached center-crop features (N, 1, C) -> L2-normalized float32 rows in ``space``, on ``device``.
+
+    Rows move over ``chunk`` at a time, so the device holds the result and one chunk, never a second copy.
+    """
+    out = torch.empty(0)
+    for start in range(0, feats.shape[0], chunk):
+        x = feats[start : start + chunk, 0].to(device).float()
+        rows = F.normalize(net.head(x) if space == "embedding" else x, dim=1)
+        if start == 0:
+            out = torch.empty(feats.shape[0], rows.shape[1], device=device)
+        out[start : start + rows.shape[0]] = rows
+    return out
 
 
 def run_knn(cfg: CfgNode, device: torch.device) -> dict:

@@ -21,7 +21,7 @@ from pretrain.utils import comm
 from pretrain.utils.seed import derive_seed
 
 from .backbone import FrozenNetwork, load_frozen
-from .cache import features
+from .cache import FEATURE_DTYPE, features
 from .datasets import LabeledImages, build_probe_datasets
 from .launch import write_results
 from .linear import fit_linear_probe
@@ -36,7 +36,8 @@ logger = logging.getLogger("pretrain")
 def image_batches(
     net: FrozenNetwork, train_set: LabeledImages, cfg: CfgNode, device: torch.device
 ) -> tuple[Batches, int]:
-    """The full protocol's batches: augmented images through the frozen backbone."""
+    """The full protocol's batches: augmented images through the frozen backbone, rounded to FEATURE_DTYPE
+    like the cached validation features the classifier is tested on."""
     loader, sampler = build_train_loader(cfg, train_set)
 
     def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -44,7 +45,7 @@ def image_batches(
         train_set.set_epoch(epoch)
         for batch in loader:
             with torch.no_grad():
-                x = net.backbone(batch["image"].to(device, non_blocking=True)).float()
+                x = net.backbone(batch["image"].to(device, non_blocking=True)).to(FEATURE_DTYPE).float()
             yield x, batch["label"].to(device)
 
     return batches, sampler.iters_per_epoch

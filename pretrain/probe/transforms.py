@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import torch
 from fvcore.common.config import CfgNode
 from torchvision import transforms as T
@@ -26,9 +24,20 @@ def probe_test_transform(cfg: CfgNode, ten_crop: bool = False) -> T.Compose:
     i = cfg.INPUT
     if not ten_crop:
         return T.Compose([T.Resize(i.TEST_RESIZE), T.CenterCrop(i.SIZE), _normalize(cfg)])
-    norm = _normalize(cfg)
-    return T.Compose([T.Resize(i.TEST_RESIZE), T.TenCrop(i.SIZE), T.Lambda(functools.partial(_stack, norm=norm))])
+    return T.Compose([T.Resize(i.TEST_RESIZE), T.TenCrop(i.SIZE), StackCrops(_normalize(cfg))])
 
 
-def _stack(crops: tuple, norm: T.Compose) -> torch.Tensor:
-    return torch.stack([norm(c) for c in crops])
+class StackCrops:
+    """Crops (PIL images) -> one (K, 3, S, S) tensor, each through ``norm``; its repr shows ``norm``.
+
+    Not a ``T.Lambda``: that repr hides the normalization, and the feature cache keys on reprs.
+    """
+
+    def __init__(self, norm: T.Compose) -> None:
+        self.norm = norm
+
+    def __call__(self, crops: tuple) -> torch.Tensor:
+        return torch.stack([self.norm(c) for c in crops])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.norm!r})"

@@ -8,11 +8,10 @@ Weights
     https://github.com/NathanUA/BASNet ("Download the pre-trained model basnet.pth", Google Drive id
     ``1s52ek_4YTDRt_EOkx1FS53u-vJa0c4nu`` or Baidu Pan, extraction code ``6phq``; about 350 MB). It is
     a plain ``state_dict`` of the authors' ``model/BASNet.py`` ``BASNet(3, 1)``; :class:`BASNetModel`
-    keeps their parameter names and shapes, so ``BASNetModel().load_state_dict(torch.load(path))``
-    works as is. 87,060,360 parameters; 517 tensors: 439 weights, biases and BatchNorm statistics plus
-    78 BatchNorm ``num_batches_tracked`` counters, which files saved before PyTorch 0.4.1 lack
-    (:func:`load_basnet` accepts both, and a ``module.`` prefix from ``nn.DataParallel``). Top-level
-    prefixes, in the file's order:
+    keeps their parameter names and shapes, so their file loads as is. 87,060,360 parameters; 517 tensors:
+    439 weights, biases and BatchNorm statistics plus 78 BatchNorm ``num_batches_tracked`` counters,
+    which files saved before PyTorch 0.4.1 lack (:func:`load_basnet` accepts both, and a ``module.``
+    prefix from ``nn.DataParallel``). Top-level prefixes, in the file's order:
 
     - encoder: ``inconv``, ``inbn`` (3 -> 64, 3x3, stride 1: no ResNet stem, no max-pool), ``encoder1``
       .. ``encoder4`` (torchvision ResNet-34 ``layer1`` .. ``layer4``: 3, 4, 6, 3 basic blocks, 64 ..
@@ -24,6 +23,15 @@ Weights
       last two convs by 2);
     - side outputs: ``outconvb``, ``outconv6`` .. ``outconv1`` (3x3 -> 1 channel);
     - refinement: ``refunet.*`` (the residual refinement module, a small 4-level U-Net on d1).
+
+Which BatchNorm follows ``conv6d_2``
+    The authors' first release (May 2019, weights link ``1qeKYOTLIOeSJGqIhFJOEch48tPyzrsZx``) applied
+    ``bn5d_2`` after ``conv6d_2``; ``bn6d_2`` was created but never used, so in files trained with that code
+    it keeps its initial values (weight 1, bias 0, running mean 0, running variance 1). Their commit
+    "bn6d_2" (bf03d2f, 4 September 2019) switched the forward pass to ``bn6d_2`` and, in the same commit,
+    the README's weights link to the file named above. :func:`load_basnet` reads which code a file was
+    trained with from ``bn6d_2`` itself: at its initial values it decodes with ``bn5d_2`` (the first
+    release), otherwise with ``bn6d_2`` (the current one), so either file gives its authors' maps.
 
 Preprocessing (the authors' ``basnet_test.py``: ``RescaleT(256)``, ``ToTensorLab(flag=0)``)
     Resize the RGB image to 256 x 256 (bilinear), scale to [0, 1] by dividing by the image maximum,
@@ -70,8 +78,9 @@ class _ConvBNNet(nn.Module):
         self.add_module(f"conv{suffix}", nn.Conv2d(cin, cout, 3, padding=dilation, dilation=dilation))
         self.add_module(f"bn{suffix}", nn.BatchNorm2d(cout))
 
-    def _conv_bn_relu(self, suffix: str, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.get_submodule(f"bn{suffix}")(self.get_submodule(f"conv{suffix}")(x)))
+    def _conv_bn_relu(self, suffix: str, x: torch.Tensor, bn: str | None = None) -> torch.Tensor:
+        """ReLU(bn(conv(x))) of the pair ``suffix``, or of ``conv<suffix>`` with the BatchNorm ``bn<bn>``."""
+        return F.relu(self.get_submodule(f"bn{bn or suffix}")(self.get_submodule(f"conv{suffix}")(x)))
 
 
 def _pool(x: torch.Tensor) -> torch.Tensor:
@@ -124,10 +133,15 @@ class BASNetModel(_ConvBNNet):
     ``forward`` returns, as the released code does, eight sigmoid maps at the input size: the refined map,
     then the side outputs d1 .. d6 of the decoder stages and the bridge's. Inputs should be multiples of
     32 on each side (the authors use 256) for the resizes to match the authors' fixed factors.
+    ``stage6_bn`` names the BatchNorm after ``conv6d_2``: ``"6d_2"`` (the authors' current code) or ``"5d_2"``
+    (their first release; see the module docstring).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stage6_bn: str = "6d_2") -> None:
         super().__init__()
+        if stage6_bn not in ("6d_2", "5d_2"):
+            raise ValueError(f"stage6_bn must be '6d_2' or '5d_2', got {stage6_bn!r}")
+        self.stage6_bn = stage6_bn
         self.inconv = nn.Conv2d(3, 64, 3, padding=1)
         self.inbn = nn.BatchNorm2d(64)
         self.encoder1 = _resnet_stage(64, 64, 3, 1)
@@ -170,7 +184,8 @@ class BASNetModel(_ConvBNNet):
         hx = bridge
         for (name, *_), skip, level in zip(DECODER, reversed(feats), range(6, 0, -1), strict=True):
             hx = self._conv_bn_relu(f"{name}_1", torch.cat((_upsample_to(hx, skip), skip), 1))
-            hx = self._conv_bn_relu(f"{name}_2", self._conv_bn_relu(f"{name}_m", hx))
+            last_bn = self.stage6_bn if name == "6d" else None
+            hx = self._conv_bn_relu(f"{name}_2", self._conv_bn_relu(f"{name}_m", hx), bn=last_bn)
             side.append(_upsample_to(self.get_submodule(f"outconv{level}")(hx), x))
         d1 = side[-1]
         return tuple(torch.sigmoid(d) for d in (self.refunet(d1), *reversed(side)))
@@ -205,6 +220,15 @@ def _mismatches(expected: Mapping[str, torch.Tensor], state: Mapping[str, torch.
     ]
 
 
+def _stage6_bn(state: Mapping[str, torch.Tensor]) -> str:
+    """``"5d_2"`` when ``bn6d_2`` holds its initial values (a file of the authors' first release), else ``"6d_2"``."""
+    initial = {"weight": 1.0, "bias": 0.0, "running_mean": 0.0, "running_var": 1.0}
+    untouched = all(
+        f"bn6d_2.{name}" in state and bool((state[f"bn6d_2.{name}"] == value).all()) for name, value in initial.items()
+    )
+    return "5d_2" if untouched else "6d_2"
+
+
 def load_basnet(weights: str | Path) -> BASNetModel:
     """The network with ``weights`` loaded (on the CPU, in eval mode), or an error naming what does not fit."""
     path = Path(weights)
@@ -212,7 +236,7 @@ def load_basnet(weights: str | Path) -> BASNetModel:
         raise FileNotFoundError(f"BASNet weights file not found: {path}")
     state = _read_state_dict(path)
     with torch.device("meta"):  # names and shapes only: skip initializing 87M parameters that are overwritten
-        model = BASNetModel()
+        model = BASNetModel(stage6_bn=_stage6_bn(state))
     expected = model.state_dict()
     problems = _mismatches(expected, state)
     if problems:

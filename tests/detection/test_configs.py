@@ -80,7 +80,7 @@ def test_every_key_exists_in_detectron2_with_a_fitting_type(path, d2_keys):
 
 def test_base_is_the_moco_transfer_setting():
     cfg = flat(merged(os.path.join(REPO, "configs", "detection", "Base-RCNN-C4-BN.yaml")))
-    assert cfg["MODEL.RESNETS.NORM"] == cfg["MODEL.ROI_BOX_HEAD.NORM"] == "SyncBN"
+    assert cfg["MODEL.RESNETS.NORM"] == cfg["MODEL.ROI_BOX_HEAD.NORM"] == "naiveSyncBN"  # MoCo's: lower variance
     assert cfg["MODEL.BACKBONE.FREEZE_AT"] == 0 and cfg["MODEL.RESNETS.STRIDE_IN_1X1"] is False
     assert cfg["MODEL.ROI_HEADS.NAME"] == "Res5ROIHeadsExtraNorm" and cfg["INPUT.FORMAT"] == "RGB"
     # torchvision's normalization in 0-255 units, the statistics the converted backbone was trained with

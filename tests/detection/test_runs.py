@@ -59,3 +59,32 @@ def test_tool_collects_finished_runs_into_a_table_and_json(tmp_path):
     assert "| mean ± std (3 runs) | 74.7 ± 0.2 | 46.7 ± 0.2 | 50.5 ± 0.4 |" in out.stdout  # seed 4 never ran
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["summary"]["AP50"]["mean"] == pytest.approx(74.7) and sorted(summary["runs"]) == sorted(RUNS)
+
+
+def test_a_failed_seed_is_named_and_the_others_still_summarized(tmp_path):
+    for seed in (1, 3):  # finished; seed 2's run cannot succeed (no such config file)
+        (tmp_path / f"seed{seed}").mkdir()
+        payload = {"results": {"bbox": RUNS[f"seed {seed}"]}, "seed": seed}
+        (tmp_path / f"seed{seed}" / "results.json").write_text(json.dumps(payload))
+    tool = os.path.join(REPO, "tools", "detection_runs.py")
+    args = ["--config-file", str(tmp_path / "missing.yaml"), "--output-dir", str(tmp_path), "--runs", "3"]
+    out = subprocess.run([sys.executable, tool, *args], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1, out.stderr[-3000:]
+    assert "| mean ± std (2 runs) |" in out.stdout and "seed 2 failed: exit status" in out.stdout
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert sorted(summary["runs"]) == ["seed 1", "seed 3"] and list(summary["failed"]) == ["seed 2"]
+    assert summary["summary"]["AP50"]["n"] == 2
+
+
+def test_import_detection_and_convert_need_no_working_detectron2(tmp_path):
+    broken = tmp_path / "detectron2"
+    broken.mkdir()
+    (broken / "__init__.py").write_text("raise ImportError('a broken detectron2 install')\n")
+    code = "import sys, detection, detection.convert; sys.exit('detectron2' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), REPO])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    help_ = subprocess.run(
+        [sys.executable, os.path.join(REPO, "tools", "convert.py"), "--help"], capture_output=True, text=True, env=env
+    )
+    assert help_.returncode == 0, help_.stderr[-3000:]

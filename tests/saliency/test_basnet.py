@@ -190,3 +190,42 @@ def test_bad_image_is_a_value_error(method: BASNet, image: np.ndarray) -> None:
 
 def test_registered_under_its_name() -> None:
     assert SALIENCY_REGISTRY.get("BASNet") is BASNet
+
+
+def _d6_after_changing(model: BASNetModel, bn: str, x: torch.Tensor) -> torch.Tensor:
+    """Stage 6's side output before and after perturbing the BatchNorm ``bn`` in place (stacked)."""
+    with torch.no_grad():
+        before = model(x)[6]
+        layer = model.get_submodule(bn)
+        layer.weight.mul_(3.0)
+        layer.bias.add_(2.0)
+        layer.running_mean.add_(0.2)
+        after = model(x)[6]
+    return torch.stack([before, after])
+
+
+@pytest.mark.parametrize(
+    ("trained_bn6d_2", "used", "unused"),
+    [(False, "bn5d_2", "bn6d_2"), (True, "bn6d_2", "bn5d_2")],
+    ids=["first_release", "current_release"],
+)
+def test_stage6_decodes_with_the_batchnorm_its_file_was_trained_with(
+    state: dict[str, torch.Tensor], tmp_path: Path, trained_bn6d_2: bool, used: str, unused: str
+) -> None:
+    # The authors' first release applied bn5d_2 after conv6d_2 (bn6d_2 stayed at its initial values);
+    # their commit "bn6d_2" switched to bn6d_2 together with the weights link.
+    saved = dict(state)
+    if trained_bn6d_2:
+        saved["bn6d_2.running_var"] = torch.full_like(state["bn6d_2.running_var"], 2.0)
+    path = tmp_path / "basnet.pth"
+    torch.save(saved, path)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(5))
+    unchanged = _d6_after_changing(load_basnet(path), unused, x)
+    torch.testing.assert_close(unchanged[0], unchanged[1], rtol=0, atol=0)
+    changed = _d6_after_changing(load_basnet(path), used, x)
+    assert (changed[0] - changed[1]).abs().max() > 1e-2
+
+
+def test_unknown_stage6_batchnorm_is_refused() -> None:
+    with pytest.raises(ValueError, match="stage6_bn"):
+        BASNetModel(stage6_bn="4d_2")

@@ -1,12 +1,15 @@
 """tools/saliency.py: mirrored mask tree, resume, shards, bad files."""
 
+import glob
 import os
+import re
 import subprocess
 import sys
 
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 from pretrain.saliency.batch import compute_masks
 from tests.conftest import REPO
@@ -59,3 +62,22 @@ def test_shards_partition_the_work(images, tmp_path):
     assert len(_masks(tmp_path / "m")) == 5
     with pytest.raises(ValueError, match="shard-id"):
         compute_masks(str(images), str(tmp_path / "m"), num_shards=2, shard_id=2)
+
+
+def test_documented_imagenet_mask_commands_write_where_the_configs_read():
+    """Each ImageNet mask command (README, the tool's help, a config's comment) writes a MASK_ROOT a config reads."""
+    roots = set()
+    for path in glob.glob(os.path.join(REPO, "configs", "pretrain", "**", "*.yaml"), recursive=True):
+        with open(path) as f:
+            root = (yaml.safe_load(f).get("COPY_PASTE") or {}).get("MASK_ROOT")
+        if root and "imagenet" in root:
+            roots.add(root)
+    texts = [
+        os.path.join(REPO, name) for name in ("README.md", "tools/saliency.py", "configs/pretrain/dilo_R50_rbd.yaml")
+    ]
+    outputs = []
+    for name in texts:
+        with open(name) as f:
+            outputs += re.findall(r"--input datasets/imagenet/train --output (\S+)", f.read())
+    assert len(outputs) >= 4 and "datasets/imagenet/masks_rbd/train" in roots
+    assert set(outputs) <= roots, f"mask commands write {sorted(set(outputs) - roots)}, configs read {sorted(roots)}"

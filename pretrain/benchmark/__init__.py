@@ -1,0 +1,1 @@
+"""Measurements of dilo's own stages (not unit tests): the scale rehearsal."""

@@ -39,8 +39,8 @@ from torch.utils.data import DataLoader  # noqa: E402
 
 from pretrain.augment.batched import PhotometricAugmentation  # noqa: E402
 from pretrain.config import load_config  # noqa: E402
+from pretrain.config.defaults import BACKENDS  # noqa: E402
 from pretrain.data import EpochSampler, build_train_batches, build_train_dataset  # noqa: E402
-from pretrain.data.build import BACKENDS  # noqa: E402
 from pretrain.engine import Trainer  # noqa: E402
 from pretrain.saliency.batch import compute_masks  # noqa: E402
 

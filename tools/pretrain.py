@@ -56,7 +56,7 @@ def summary(cfg, result: dict, seconds: float) -> str:
     """A few human lines: what was trained, for how long, and how good it is."""
     lines = [
         f"dilo pretraining: {cfg.MODEL.BACKBONE.NAME} (width {cfg.MODEL.BACKBONE.WIDTH}) on {cfg.DATA.SOURCE} data, "
-        f"{result.get('epochs', '?')} epochs, {seconds / 60:.1f} min",
+        f"{result.get('epochs', result.get('epoch'))} epochs, {seconds / 60:.1f} min",  # finished ones
         f"  copy-paste    {copy_paste(cfg)}",
         f"  checkpoints   {os.path.join(cfg.OUTPUT_DIR, 'checkpoint_last.pth')}",
     ]

@@ -40,7 +40,12 @@ def dataset_roots(cfg: CfgNode) -> tuple[str, str]:
     if not cfg.DATA.TRAIN_ROOT:
         raise ValueError("DATA.TRAIN_ROOT is empty: set it to an image folder root/<class>/<image>")
     val_root = cfg.DATA.VAL_ROOT
-    if val_root and not os.path.isdir(os.path.expanduser(val_root)):
+    # The training folder's own error (build_train_dataset) comes first when both are missing.
+    if (
+        val_root
+        and os.path.isdir(os.path.expanduser(cfg.DATA.TRAIN_ROOT))
+        and not os.path.isdir(os.path.expanduser(val_root))
+    ):
         raise FileNotFoundError(
             f"validation folder {val_root!r} does not exist (DATA.VAL_ROOT): fix the path, "
             "or set DATA.VAL_ROOT '' to train without the kNN monitor"

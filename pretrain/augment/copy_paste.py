@@ -32,10 +32,10 @@ from enum import IntEnum
 import cv2
 import numpy as np
 
+from pretrain.config.defaults import BACKGROUNDS, BLENDS
+
 from .backgrounds import Background, Backgrounds, GrayBackgrounds
 
-BACKGROUNDS = ("gray", "texture", "image")
-BLENDS = ("none", "gaussian", "mix")
 Box = tuple[int, int, int, int]  # RandomResizedCrop's (top, left, height, width) on the full-size image
 
 

@@ -18,8 +18,6 @@ from pretrain.config import get_cfg
 from pretrain.models import AlexNetBN, build_backbone
 from pretrain.models.weights import load_model
 
-ALEXNET_LAYERS = ("conv5", "fc7")
-
 
 class AlexNetConv5(nn.Module):
     """An :class:`AlexNetBN` read at conv5 (``forward_conv5``): the probe layer MODEL.ALEXNET_LAYER conv5."""
@@ -75,8 +73,6 @@ def load_frozen(cfg: CfgNode, device: torch.device) -> FrozenNetwork:
         backbone, head = loaded.backbone, loaded.head
         fingerprint = f"sha1:{file_digest(weights)}"
     layer = cfg.MODEL.ALEXNET_LAYER
-    if layer not in ALEXNET_LAYERS:
-        raise ValueError(f"MODEL.ALEXNET_LAYER must be one of {ALEXNET_LAYERS}, got {layer!r}")
     if isinstance(backbone, AlexNetBN) and layer == "conv5":
         backbone, head = AlexNetConv5(backbone), None  # the embedding head reads fc7
         fingerprint += ":conv5"

@@ -18,6 +18,7 @@ SOURCES = ("folder", "list", "places365")  # DATA.NAME
 NORMS = ("none", "bn")  # MODEL.FEATURE_NORM
 FAST_SOLVERS = ("sgd", "lbfgs")  # FAST.SOLVER
 SPACES = ("auto", "embedding", "penultimate")  # KNN.FEATURES
+ALEXNET_LAYERS = ("conv5", "fc7")  # MODEL.ALEXNET_LAYER
 
 _C = CN()
 _C.OUTPUT_DIR = "output/probe"  # probe_last.pth, metrics.jsonl, log.txt, config.yaml, results JSON
@@ -115,6 +116,7 @@ _C.LOG.PERIOD = 20  # iterations between metrics.jsonl records
 RULES = {
     "MODEL.WIDTH": POSITIVE,
     "MODEL.FEATURE_NORM": OneOf(NORMS),
+    "MODEL.ALEXNET_LAYER": OneOf(ALEXNET_LAYERS),
     "DATA.NAME": OneOf(SOURCES),
     "DATA.NUM_WORKERS": NON_NEGATIVE,
     "INPUT.SIZE": AT_LEAST_ONE,

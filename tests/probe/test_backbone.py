@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from pretrain.probe.backbone import load_frozen
-from pretrain.probe.defaults import get_probe_cfg
+from pretrain.probe.defaults import get_probe_cfg, load_probe_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -26,6 +26,6 @@ def test_alexnet_is_probed_at_pooled_conv5_by_default_and_at_fc7_on_request():
     assert conv5.fingerprint != fc7.fingerprint  # cached features and probe checkpoints tell them apart
 
 
-def test_unknown_layer_is_refused_by_key():
+def test_unknown_layer_is_refused_by_key_when_the_config_is_loaded():
     with pytest.raises(ValueError, match="MODEL.ALEXNET_LAYER must be one of"):
-        _alexnet("MODEL.ALEXNET_LAYER", "fc6")
+        load_probe_config("", ["MODEL.ALEXNET_LAYER", "fc6"])

@@ -14,8 +14,8 @@ import os
 import torch
 from torch import nn
 
-from pretrain.engine.checkpoint import save_atomic
 from pretrain.probe import LinearProbe, extract_features, fit_linear_probe
+from pretrain.utils.torch_file import save_atomic
 
 from .frozen_model import FrozenModel
 from .image_set import ImageSet

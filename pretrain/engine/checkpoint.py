@@ -9,16 +9,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from pretrain.utils.atomic import atomic_open
 from pretrain.utils.torch_file import load_torch_file
 
 LAST = "checkpoint_last.pth"
-
-
-def save_atomic(obj: Any, path: str) -> None:
-    """torch.save that never leaves a truncated checkpoint (see :func:`atomic_open`)."""
-    with atomic_open(path) as f:
-        torch.save(obj, f)
 
 
 def load_checkpoint(path: str) -> dict[str, Any]:

@@ -1,12 +1,9 @@
 """Evaluating frozen representations: feature extraction, linear probes (the paper's protocol and fast), kNN."""
 
-# features and linear first: pretrain.engine imports them while this package may be half-imported
-from .features import extract_features
-from .linear import LinearProbe, fit_linear_probe, probe_accuracy
-
-# isort: split
 from .defaults import get_probe_cfg, load_probe_config
+from .features import extract_features
 from .knn_eval import run_knn
+from .linear import LinearProbe, fit_linear_probe, probe_accuracy
 from .protocol import run_linear_probe
 
 __all__ = [

@@ -17,8 +17,8 @@ import torch
 from fvcore.common.config import CfgNode
 
 from pretrain.data import build_eval_loader
-from pretrain.engine.checkpoint import save_atomic
 from pretrain.utils import comm
+from pretrain.utils.torch_file import save_atomic
 
 from .backbone import FrozenNetwork
 from .datasets import LabeledImages

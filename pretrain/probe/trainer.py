@@ -22,11 +22,10 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from pretrain.engine.checkpoint import save_atomic
-from pretrain.engine.events import MetricsWriter
 from pretrain.utils import comm
 from pretrain.utils.accuracy import topk_accuracy
-from pretrain.utils.torch_file import load_torch_file
+from pretrain.utils.events import MetricsWriter
+from pretrain.utils.torch_file import load_torch_file, save_atomic
 
 from .defaults import NORMS
 

@@ -1,4 +1,4 @@
-"""Reading ``.pth`` files without running code from them.
+"""Reading ``.pth`` files without running code from them, and writing them atomically.
 
 Every weights file, checkpoint and probe checkpoint is read here with ``weights_only=True``:
 tensors, numbers, strings, containers and numeric NumPy arrays only (older dilo checkpoints
@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from .atomic import atomic_open
 
 TRUST_ENV = "DILO_TRUST_PICKLE"
 # Rebuilding a numeric array from its bytes runs no code (object arrays would need other globals).
@@ -55,3 +57,9 @@ def load_torch_file(path: str, what: str = "weights file") -> Any:
 def _last_line(e: Exception) -> str:
     lines = [line for line in str(e).splitlines() if line.strip()]
     return lines[0] if lines else type(e).__name__
+
+
+def save_atomic(obj: Any, path: str) -> None:
+    """torch.save that never leaves a truncated file (see :func:`atomic_open`)."""
+    with atomic_open(path) as f:
+        torch.save(obj, f)

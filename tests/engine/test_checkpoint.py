@@ -3,7 +3,8 @@ import os
 import pytest
 import torch
 
-from pretrain.engine import load_checkpoint, save_atomic
+from pretrain.engine import load_checkpoint
+from pretrain.utils.torch_file import save_atomic
 
 
 def test_atomic_save_replaces_and_leaves_no_temporaries(tmp_path):

@@ -79,13 +79,12 @@ class InstanceFolder(Dataset):
         self.epoch = 0
         self.copy_paste = copy_paste if copy_paste is not None and copy_paste.prob > 0 else None
         self.masks = MaskFolder(mask_root, self.paths, allow_missing_masks) if self.copy_paste else None
-        image = self.copy_paste is not None and self.copy_paste.background == "image"
-        self.background = ImageBackgrounds(len(self), self._image, self._mask) if image else texture
-        self.planner = Planner(augmentation, self.copy_paste, self.background) if augmentation else None
-        if self.planner is not None:
-            assert augmentation is not None
-            self.background = self.planner.backgrounds
-            self.augment = ReferenceAugmentation(augmentation, self.copy_paste, self.background)
+        self.planner: Planner | None = None
+        if augmentation is not None:
+            image = self.copy_paste is not None and self.copy_paste.background == "image"
+            source = ImageBackgrounds(len(self), self._image, self._mask) if image else texture
+            self.planner = Planner(augmentation, self.copy_paste, source)
+            self.augment = ReferenceAugmentation(augmentation, self.copy_paste, self.planner.backgrounds)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -162,9 +161,9 @@ class FastInstanceFolder(InstanceFolder):
                 continue
             status = plan.coin
             if plan.paste is not None:
-                assert self.copy_paste is not None and self.background is not None
+                assert self.copy_paste is not None and self.planner.backgrounds is not None
                 mask = self._mask(i, size)
-                crop, status = self.copy_paste.paste_crop(crop, mask, plan.box, plan.paste, self.background)
+                crop, status = self.copy_paste.paste_crop(crop, mask, plan.box, plan.paste, self.planner.backgrounds)
             item = self._record(torch.from_numpy(crop), i, num_bad, status)
             item["photometric"] = plan.photometric.tensors()
             return item

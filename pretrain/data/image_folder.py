@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -24,9 +24,12 @@ from pretrain.augment.copy_paste import COUNTED, Composite, CopyPaste
 from pretrain.augment.plan import Planner, SamplePlan
 from pretrain.augment.reference import ReferenceAugmentation
 from pretrain.utils.image_io import IMAGE_EXTENSIONS, BadImageError, list_images, load_rgb
+from pretrain.utils.seed import derive_seed
 
 from .masks import MaskFolder
 from .reduced_decode import read_crop
+
+T = TypeVar("T")
 
 
 def find_images(root: str) -> tuple[list[str], list[int], list[str]]:
@@ -47,12 +50,64 @@ def find_images(root: str) -> tuple[list[str], list[int], list[str]]:
     return paths, labels, classes
 
 
-class InstanceFolder(Dataset):
-    """``root/<class>/<image>`` -> ``{"image", "index", "label", "num_bad", <copy-paste counts>}``.
+def replacement_order(seed: int, epoch: int, index: int, size: int) -> Iterator[int]:
+    """The candidates that may stand in for unreadable image ``index`` in ``epoch``, in the order tried.
 
-    With ``skip_bad`` an unreadable file is replaced by the next readable one (its own index is
-    returned, so the bank stays consistent) and ``num_bad`` counts the files skipped; without
-    it, a :class:`BadImageError` naming the file stops the run. A ``transform`` is applied to the
+    A permutation drawn from (seed, epoch, index): the replacement is a pure function of the
+    batch, whichever worker loads it and whether the run was resumed.
+    """
+    return (int(i) for i in np.random.default_rng(derive_seed(seed, epoch, index, 2)).permutation(size))
+
+
+def resolve_batch(
+    indices: Sequence[int], seed: int, epoch: int, size: int, load: Callable[[int], T], known_bad: set[int]
+) -> list[tuple[T, int, int | None]]:
+    """(loaded value, index it is of, unreadable index it replaces or None) for each of a batch's ``indices``.
+
+    An index whose ``load`` raises :class:`BadImageError` is replaced by the first candidate of
+    :func:`replacement_order` that is neither in the batch nor standing in for another of its
+    indices and that loads, so no batch holds an index twice (the memory bank gets one write per
+    row and step). Indices in ``known_bad`` (updated here) are taken as unreadable without a ``load``.
+    """
+    taken = set(indices)
+
+    def attempt(i: int) -> T | None:
+        if i in known_bad:
+            return None
+        try:
+            return load(i)
+        except BadImageError:
+            known_bad.add(i)
+            return None
+
+    out: list[tuple[T, int, int | None]] = []
+    for index in indices:
+        value = attempt(index)
+        if value is not None:
+            out.append((value, index, None))
+            continue
+        for i in replacement_order(seed, epoch, index, size):
+            value = None if i in taken else attempt(i)
+            if value is not None:
+                taken.add(i)
+                out.append((value, i, index))
+                break
+        else:
+            raise BadImageError(
+                f"no readable image outside a batch of {len(indices)} can replace unreadable image {index}: "
+                "the folder holds too few readable images for SOLVER.IMS_PER_BATCH"
+            )
+    return out
+
+
+class InstanceFolder(Dataset):
+    """``root/<class>/<image>`` -> ``{"image", "index", "label", "bad", <copy-paste counts>}``.
+
+    With ``skip_bad`` an unreadable file is replaced by a readable one drawn by
+    :func:`resolve_batch` (its own index is returned, so the bank stays consistent, and none that
+    is already in the batch: DataLoader hands the whole batch to :meth:`__getitems__`), and
+    ``bad`` names the unreadable file ("" for none); without it, a :class:`BadImageError` naming
+    the file stops the run. A ``transform`` is applied to the
     image as it is (evaluation). With ``augmentation`` (training: a config's INPUT.* ranges) each
     sample's plan is drawn and carried out by the reference executor, copy-paste reading each
     image's mask from ``mask_root``; the flags of :data:`COUNTED` say what copy-paste did.
@@ -77,6 +132,7 @@ class InstanceFolder(Dataset):
         self.skip_bad = skip_bad
         self.seed = seed
         self.epoch = 0
+        self.known_bad: set[int] = set()  # unreadable files met by this process
         self.copy_paste = copy_paste if copy_paste is not None and copy_paste.prob > 0 else None
         self.masks = MaskFolder(mask_root, self.paths, allow_missing_masks) if self.copy_paste else None
         self.planner: Planner | None = None
@@ -96,16 +152,12 @@ class InstanceFolder(Dataset):
     def path(self, index: int) -> str:
         return os.path.join(self.root, self.paths[index])
 
-    def load(self, index: int) -> tuple[Image.Image, int, int]:
-        """(image, its index, files skipped): image ``index`` or, with ``skip_bad``, the next readable one."""
-        for num_bad in range(len(self)):
-            i = (index + num_bad) % len(self)
-            try:
-                return load_rgb(self.path(i)), i, num_bad
-            except BadImageError:
-                if not self.skip_bad:
-                    raise
-        raise BadImageError(f"no readable image in {self.root!r}")
+    def resolve(self, indices: Sequence[int], load: Callable[[int], T]) -> list[tuple[T, int, str]]:
+        """(loaded value, its index, the unreadable file it replaces or "") per index; see :func:`resolve_batch`."""
+        if not self.skip_bad:
+            return [(load(i), i, "") for i in indices]
+        resolved = resolve_batch(indices, self.seed, self.epoch, len(self), load, self.known_bad)
+        return [(value, i, "" if bad is None else self.path(bad)) for value, i, bad in resolved]
 
     def _image(self, index: int) -> np.ndarray:
         return np.asarray(load_rgb(self.path(index)))
@@ -122,20 +174,30 @@ class InstanceFolder(Dataset):
         return self.planner.plan(self.seed, self.epoch, index, size)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        img, index, num_bad = self.load(index)
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
+        """The samples of one batch: unreadable files are replaced by images not in it."""
+        return [self._sample(img, i, bad) for img, i, bad in self.resolve(indices, self.load)]
+
+    def load(self, index: int) -> Image.Image:
+        """Image ``index``; a :class:`BadImageError` naming the file if it is unreadable."""
+        return load_rgb(self.path(index))
+
+    def _sample(self, img: Image.Image, index: int, bad: str) -> dict[str, Any]:
         if self.planner is None:
-            return self._record(img if self.transform is None else self.transform(img), index, num_bad, Composite.OFF)
+            return self._record(img if self.transform is None else self.transform(img), index, bad, Composite.OFF)
         plan = self.plan(index, img.size)
         mask = self._mask(index, img.size) if plan.paste is not None else None
         image, status = self.augment(img, plan, mask)
-        return self._record(image, index, num_bad, status)
+        return self._record(image, index, bad, status)
 
-    def _record(self, img: Any, index: int, num_bad: int, status: Composite) -> dict[str, Any]:
+    def _record(self, img: Any, index: int, bad: str, status: Composite) -> dict[str, Any]:
         return {
             "image": img,
             "index": index,
             "label": int(self.labels[index]),
-            "num_bad": num_bad,
+            "bad": bad,
             **{key: int(status == counted) for key, counted in COUNTED.items()},
         }
 
@@ -149,22 +211,22 @@ class FastInstanceFolder(InstanceFolder):
     from the file's header, so loading, skipping of unreadable files and planning happen together.
     """
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
+        return [self._fast_sample(*read, i, bad) for read, i, bad in self.resolve(indices, self._read_crop)]
+
+    def _read_crop(self, index: int) -> tuple[np.ndarray, SamplePlan, tuple[int, int]]:
         assert self.planner is not None
-        for num_bad in range(len(self)):
-            i = (index + num_bad) % len(self)
-            try:
-                crop, plan, size = read_crop(self.path(i), functools.partial(self.plan, i), self.planner.size)
-            except BadImageError:
-                if not self.skip_bad:
-                    raise
-                continue
-            status = plan.coin
-            if plan.paste is not None:
-                assert self.copy_paste is not None and self.planner.backgrounds is not None
-                mask = self._mask(i, size)
-                crop, status = self.copy_paste.paste_crop(crop, mask, plan.box, plan.paste, self.planner.backgrounds)
-            item = self._record(torch.from_numpy(crop), i, num_bad, status)
-            item["photometric"] = plan.photometric.tensors()
-            return item
-        raise BadImageError(f"no readable image in {self.root!r}")
+        return read_crop(self.path(index), functools.partial(self.plan, index), self.planner.size)
+
+    def _fast_sample(
+        self, crop: np.ndarray, plan: SamplePlan, size: tuple[int, int], i: int, bad: str
+    ) -> dict[str, Any]:
+        assert self.planner is not None
+        status = plan.coin
+        if plan.paste is not None:
+            assert self.copy_paste is not None and self.planner.backgrounds is not None
+            mask = self._mask(i, size)
+            crop, status = self.copy_paste.paste_crop(crop, mask, plan.box, plan.paste, self.planner.backgrounds)
+        item = self._record(torch.from_numpy(crop), i, bad, status)
+        item["photometric"] = plan.photometric.tensors()
+        return item

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from pretrain.augment.batched import PhotometricAugmentation, composite, crop_batch
 from pretrain.augment.copy_paste import COUNTED, Composite, binarize
 from pretrain.augment.plan import SamplePlan, photometric_batch
+from pretrain.utils.image_io import BadImageError
 
 from .image_folder import InstanceFolder
 from .sampler import EpochSampler
@@ -50,22 +51,28 @@ class ResidentLoader:
         self._load()
 
     def _load(self) -> None:
-        """Decode every image (and mask) once; edge-padded to the largest size, (N, C, H, W) uint8."""
+        """Decode every image (and mask) once; edge-padded to the largest size, (N, C, H, W) uint8.
+
+        An unreadable file (with DATA.SKIP_BAD_IMAGES) goes to the folder's ``known_bad`` and keeps
+        a 1x1 placeholder row that no batch reads: :meth:`batch` replaces it as the other paths do.
+        """
         folder, n = self.dataset, len(self.dataset)
-        images, masks, sources, skipped = [], [], [], []
+        images, masks = [], []
         for i in tqdm(range(n), desc="resident set", leave=False):
-            img, source, num_bad = folder.load(i)
-            images.append(np.asarray(img))
-            sources.append(source)
-            skipped.append(num_bad)
+            try:
+                img = folder.load(i)
+            except BadImageError:
+                if not folder.skip_bad:
+                    raise
+                folder.known_bad.add(i)
+                img = None
+            images.append(np.zeros((1, 1, 3), np.uint8) if img is None else np.asarray(img))
             if self.copy_paste is not None:
                 assert folder.masks is not None
-                mask = folder.masks.load(source, img.size)
+                mask = None if img is None else folder.masks.load(i, img.size)
                 masks.append(None if mask is None else np.asarray(mask))
         self.sizes = torch.tensor([a.shape[:2] for a in images])  # (N, 2): each image's (h, w)
         self.full = tuple(self.sizes.amax(0).tolist())
-        self.source = torch.tensor(sources)  # the readable image each index stands for
-        self.num_bad = torch.tensor(skipped)
         self.has_mask = torch.tensor([m is not None for m in masks], dtype=torch.bool)
         # Whether each mask has any foreground: a crop without foreground is an empty mask only if this is False.
         threshold = self.copy_paste.threshold if self.copy_paste else 1.0
@@ -93,18 +100,19 @@ class ResidentLoader:
     def batch(self, slots: torch.Tensor) -> dict[str, Any]:
         """The augmented samples of dataset indices ``slots`` for the folder's current epoch."""
         folder = self.dataset
-        index = self.source[slots]
+        resolved = folder.resolve(slots.tolist(), int)  # the decoded rows: only known bad ones are replaced
+        index = torch.tensor([i for _, i, _ in resolved], dtype=torch.long)
         plans = self.plans(index)
         boxes = torch.tensor([p.box for p in plans], dtype=torch.float32)
-        crops = crop_batch(self.pixels[slots.to(self.device)], boxes, self.planner.size)
-        status = self._copy_paste(crops, slots, plans)
+        crops = crop_batch(self.pixels[index.to(self.device)], boxes, self.planner.size)
+        status = self._copy_paste(crops, index, plans)
         params = photometric_batch([p.photometric for p in plans])
         image = self.photometric.apply(crops[:, :3].div_(255.0), params)
         return {
             "image": image,
             "index": index,
             "label": folder.labels[index],
-            "num_bad": self.num_bad[slots],
+            "bad": [bad for _, _, bad in resolved],
             **{key: (status == counted).long() for key, counted in COUNTED.items()},
         }
 
@@ -113,19 +121,19 @@ class ResidentLoader:
         sizes = [(w, h) for h, w in self.sizes[index].tolist()]
         return self.planner.plan_batch(self.dataset.seed, self.dataset.epoch, index.tolist(), sizes)
 
-    def _copy_paste(self, crops: torch.Tensor, slots: torch.Tensor, plans: list[SamplePlan]) -> torch.Tensor:
+    def _copy_paste(self, crops: torch.Tensor, index: torch.Tensor, plans: list[SamplePlan]) -> torch.Tensor:
         """Composites the planned samples in place (image channels of ``crops``); returns each :class:`Composite`."""
         status = torch.tensor([p.coin for p in plans])
         cp, backgrounds = self.copy_paste, self.planner.backgrounds
         if cp is None:
             return status
         drawn = status == Composite.PASTED
-        status[drawn & ~self.has_mask[slots]] = Composite.MISSING
+        status[drawn & ~self.has_mask[index]] = Composite.MISSING
         foreground = binarize(crops[:, 3:], cp.threshold)
         present = foreground.flatten(1).any(1).cpu()
-        candidates = drawn & self.has_mask[slots]
-        status[candidates & ~present & self.has_foreground[slots]] = Composite.CROP_WITHOUT_FOREGROUND
-        status[candidates & ~present & ~self.has_foreground[slots]] = Composite.EMPTY
+        candidates = drawn & self.has_mask[index]
+        status[candidates & ~present & self.has_foreground[index]] = Composite.CROP_WITHOUT_FOREGROUND
+        status[candidates & ~present & ~self.has_foreground[index]] = Composite.EMPTY
         pasted = (candidates & present).nonzero().flatten().tolist()
         if not pasted:
             return status

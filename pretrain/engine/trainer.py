@@ -34,10 +34,10 @@ from .solver import build_optimizer, lr_at_epoch, set_lr
 logger = logging.getLogger("pretrain")
 
 AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}  # SOLVER.AMP.DTYPE's choices
-# Per-sample flags of the dataset, summed over each epoch and logged: unreadable images
-# skipped, copy-paste composites, masks without foreground, images without a mask, crops that
-# miss their mask's foreground (left as they are).
-SAMPLE_COUNTS = ("num_bad", *COUNTED)
+# Per-sample flags of the dataset, summed over each epoch and logged: copy-paste composites,
+# masks without foreground, images without a mask, crops that miss their mask's foreground (left
+# as they are). Unreadable files replaced (DATA.SKIP_BAD_IMAGES) are counted by name: "num_bad".
+SAMPLE_COUNTS = tuple(COUNTED)
 
 
 class Trainer:
@@ -76,6 +76,7 @@ class Trainer:
 
         self.epoch, self.iter = 0, 0  # where the next step starts
         self._stop_requested = False
+        self.named_bad: set[str] = set()  # unreadable files already named in the log and metrics
         self.metrics = MetricsWriter(cfg.OUTPUT_DIR) if comm.is_main_process() else None
 
     # ------------------------------------------------------------------ the algorithm
@@ -134,6 +135,7 @@ class Trainer:
         check_every = 1 if comm.get_world_size() == 1 else 10  # a stop flag costs a collective
         loss_sum = torch.zeros((), device=self.device)
         counts = torch.zeros(len(SAMPLE_COUNTS), dtype=torch.long)
+        bad: set[str] = set()
         window_start, window_iters, tic = self.iter, 0, time.perf_counter()
         bar = tqdm(
             total=iters, initial=self.iter, desc=f"epoch {epoch}", disable=not comm.is_main_process(), leave=False
@@ -141,6 +143,7 @@ class Trainer:
         for batch in self.loader:
             loss_sum += self.run_step(batch, epoch * iters + self.iter)
             counts += torch.stack([batch[key].sum() for key in SAMPLE_COUNTS])
+            bad.update(name for name in batch["bad"] if name)
             self.iter += 1
             window_iters += 1
             bar.update()
@@ -157,12 +160,23 @@ class Trainer:
                 return False
         bar.close()
         totals = dict(zip(SAMPLE_COUNTS, comm.all_reduce_sum(counts.to(self.device)).tolist(), strict=True))
-        if totals["num_bad"]:
-            logger.warning(
-                "epoch %d: %d unreadable images were skipped (DATA.SKIP_BAD_IMAGES)", epoch, totals["num_bad"]
-            )
-        self._log(epoch=epoch, iter=self.iter, epoch_iters=self.iter - window_start, **totals)
+        self._log(epoch=epoch, iter=self.iter, epoch_iters=self.iter - window_start, **totals, **self._bad_files(bad))
         return True
+
+    def _bad_files(self, bad: set[str]) -> dict[str, Any]:
+        """``num_bad``: the distinct unreadable files of this epoch (all ranks), and ``bad_images``: those
+        named for the first time (each file is named once per run, in the log and in metrics.jsonl)."""
+        distinct = sorted(set().union(*comm.all_gather_object(bad)))
+        new = [name for name in distinct if name not in self.named_bad]
+        self.named_bad.update(new)
+        if distinct:
+            logger.warning(
+                "epoch %d: %d unreadable images were replaced (DATA.SKIP_BAD_IMAGES)%s",
+                self.epoch,
+                len(distinct),
+                "".join(f"\n  {name}" for name in new),
+            )
+        return {"num_bad": len(distinct), **({"bad_images": new} if new else {})}
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         logger.warning("SIGTERM received: saving a checkpoint after the current step")

@@ -23,7 +23,7 @@ def test_labels_indices_and_classes(tmp_path):
     assert ds.classes == ["cat", "dog"] and len(ds) == 6
     assert ds.labels.tolist() == [0, 0, 0, 1, 1, 1]
     item = ds[4]
-    assert item["index"] == 4 and item["label"] == 1 and item["num_bad"] == 0
+    assert item["index"] == 4 and item["label"] == 1 and item["bad"] == ""
 
 
 def test_corrupt_image_error_names_the_file(tmp_path):
@@ -37,12 +37,32 @@ def test_corrupt_image_error_names_the_file(tmp_path):
         list(DataLoader(ds, batch_size=6, num_workers=1))
 
 
-def test_skip_bad_replaces_and_counts(tmp_path):
+def test_skip_bad_replaces_and_names_the_file(tmp_path):
     _folder(tmp_path)
     (tmp_path / "dog" / "1.png").write_bytes(b"")
     ds = InstanceFolder(str(tmp_path), skip_bad=True)
     item = ds[4]
-    assert item["num_bad"] == 1 and item["index"] == 5  # the next readable image, its own index
+    assert item["bad"] == str(tmp_path / "dog" / "1.png") and item["index"] != 4  # another image, its own index
+    assert ds[4]["index"] == item["index"]  # drawn from (seed, epoch, index) ...
+    drawn = set()
+    for epoch in range(8):
+        ds.set_epoch(epoch)
+        drawn.add(ds[4]["index"])
+    assert len(drawn) > 1 and 4 not in drawn  # ... not always the next file
+
+
+def test_a_replacement_is_never_an_index_of_the_same_batch(tmp_path):
+    _folder(tmp_path, n_per_class=4)
+    for name in ("cat/1.png", "cat/2.png"):
+        (tmp_path / name).write_bytes(b"")
+    ds = InstanceFolder(str(tmp_path), transform=lambda img: torch.zeros(1), skip_bad=True)
+    # Indices 1 and 2 are broken; their neighbour 3 is in the batch (the old "next file" gave 3 three times).
+    for seed in range(10):
+        ds.seed = seed
+        (batch,) = DataLoader(ds, batch_size=4, sampler=[1, 2, 3, 0])
+        index = batch["index"].tolist()
+        assert len(set(index)) == 4 and index[2:] == [3, 0] and not {1, 2} & set(index), seed
+        assert batch["bad"] == [str(tmp_path / "cat" / "1.png"), str(tmp_path / "cat" / "2.png"), "", ""]
 
 
 def test_missing_or_empty_folder(tmp_path):

@@ -1,12 +1,14 @@
 import json
+import logging
 import os
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
-from pretrain.engine import last_checkpoint
-from tests.conftest import tiny_config, train
+from pretrain.engine import Trainer, last_checkpoint
+from tests.conftest import shared_data, tiny_config, train
 
 
 def test_run_writes_checkpoints_and_metrics(tiny_cfg):
@@ -79,3 +81,63 @@ def test_copy_paste_outcomes_are_counted_per_epoch(embedded_cache, tmp_path):
     (epoch,) = [r for r in records if "epoch_iters" in r]
     outcomes = ("pasted", "empty_mask", "missing_mask", "crop_without_foreground")
     assert sum(epoch[key] for key in outcomes) == 64 and epoch["crop_without_foreground"] > 0
+
+
+@pytest.fixture
+def folder_with_bad_files(tmp_path) -> str:
+    """12 real photos in root/a, the first three broken: truncated, empty, text."""
+    root = tmp_path / "images" / "a"
+    root.mkdir(parents=True)
+    photos = shared_data("voc-mini", "VOCdevkit", "VOC2012", "JPEGImages")
+    for k, name in enumerate(sorted(os.listdir(photos))[:12]):
+        Image.open(os.path.join(photos, name)).convert("RGB").resize((48, 40)).save(root / f"{k:02d}.jpg")
+    data = (root / "00.jpg").read_bytes()
+    (root / "00.jpg").write_bytes(data[: len(data) // 3])
+    (root / "01.jpg").write_bytes(b"")
+    (root / "02.jpg").write_text("not a picture\n")
+    return str(root.parent)
+
+
+def _bad_run(embedded_cache: str, root: str, out: str, *opts: str):
+    cfg = tiny_config(
+        embedded_cache, out, "DATA.SOURCE", "folder", "DATA.TRAIN_ROOT", root, "DATA.SKIP_BAD_IMAGES", "True",
+        "SOLVER.IMS_PER_BATCH", "4", "TEST.LINEAR_PROBE", "False", *opts,
+    )  # fmt: skip
+    seen: list[list[int]] = []
+    messages: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("pretrain").addHandler(handler)
+    try:
+        trainer = Trainer(cfg, torch.device("cpu"))
+        run_step = trainer.run_step
+        trainer.run_step = lambda batch, step: seen.append(batch["index"].tolist()) or run_step(batch, step)
+        trainer.train()
+        trainer.close()
+    finally:
+        logging.getLogger("pretrain").removeHandler(handler)
+    return cfg, trainer, seen, "\n".join(messages)
+
+
+def test_bad_files_counted_named_once_no_step_repeats_an_index(embedded_cache, folder_with_bad_files, tmp_path):
+    cfg, _, seen, log = _bad_run(embedded_cache, folder_with_bad_files, str(tmp_path / "out"))
+    assert len(seen) == 6 and all(len(set(step)) == 4 for step in seen)  # 3 steps x 2 epochs, no index twice
+    assert not {0, 1, 2} & {i for step in seen for i in step}  # the broken files never reach the bank
+    records = [json.loads(line) for line in Path(cfg.OUTPUT_DIR, "metrics.jsonl").read_text().splitlines()]
+    epochs = [r for r in records if "epoch_iters" in r]
+    assert [r["num_bad"] for r in epochs] == [3, 3]  # distinct files, not attempts
+    bad = [os.path.join(folder_with_bad_files, "a", f"0{k}.jpg") for k in range(3)]
+    assert epochs[0]["bad_images"] == bad and "bad_images" not in epochs[1]  # each named once per run
+    assert all(log.count(name) == 1 for name in bad)
+
+
+def test_replacements_do_not_depend_on_the_number_of_workers(embedded_cache, folder_with_bad_files, tmp_path):
+    runs = [
+        _bad_run(embedded_cache, folder_with_bad_files, str(tmp_path / str(w)), "DATA.NUM_WORKERS", str(w))
+        for w in (0, 2)
+    ]
+    (_, a, seen_a, _), (_, b, seen_b, _) = runs
+    assert seen_a == seen_b
+    assert torch.equal(a.criterion.bank.features, b.criterion.bank.features)
+    for (name, x), y in zip(a.model.state_dict().items(), b.model.state_dict().values(), strict=True):
+        assert torch.equal(x, y), name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import cv2
@@ -74,3 +75,8 @@ def test_a_copy_paste_run_with_skipping_finishes_over_the_zoo(zoo, tmp_path):
     )  # fmt: skip
     trainer, result = train(cfg)
     assert result["epochs"] == 2 and trainer.train_set.masks.num_missing == 3  # the broken images have no mask
+    with open(os.path.join(cfg.OUTPUT_DIR, "metrics.jsonl")) as f:
+        records = [json.loads(line) for line in f]
+    named = [path for r in records for path in r.get("bad_images", [])]
+    assert named and len(named) == len(set(named)), named  # every bad file met is named, and only once
+    assert {os.path.basename(p) for p in named} <= set(UNREADABLE)

@@ -38,7 +38,8 @@ def main(cache_dir: str, output_dir: str, *opts: str) -> None:
     cfg = tiny_config(cache_dir, output_dir, "MODEL.BACKBONE.NAME", "tiny_no_bn", *opts)
     trainer = Trainer(cfg, device)
     trainer.train()
-    state = {"model": trainer.model.state_dict(), "bank": trainer.criterion.bank.features}
+    negatives = trainer.criterion.sample_negatives(4, step=1)  # what this rank reads at step 1
+    state = {"model": trainer.model.state_dict(), "bank": trainer.criterion.bank.features, "negatives": negatives}
     torch.save(state, f"{output_dir}/rank{comm.get_rank()}_of{comm.get_world_size()}.pt")
     trainer.close()
     comm.destroy_distributed()

@@ -28,6 +28,8 @@ def test_two_processes_match_one_and_keep_banks_identical(embedded_cache, tmp_pa
     r0, r1 = (torch.load(tmp_path / "ddp" / f"rank{r}_of2.pt") for r in (0, 1))
     single = torch.load(tmp_path / "single" / "rank0_of1.pt")
     assert torch.equal(r0["bank"], r1["bank"])
+    assert r0["negatives"].dim() == 1 and torch.equal(r0["negatives"], r1["negatives"])  # one draw, every rank
+    assert torch.equal(r0["negatives"], single["negatives"])
     for k in r0["model"]:
         assert torch.equal(r0["model"][k], r1["model"][k]), k
         assert torch.allclose(r0["model"][k], single["model"][k], atol=1e-5), k
@@ -39,3 +41,4 @@ def test_per_sample_negatives_keep_banks_identical(embedded_cache, tmp_path):
     _run(2, embedded_cache, str(tmp_path))
     r0, r1 = (torch.load(tmp_path / f"rank{r}_of2.pt") for r in (0, 1))
     assert torch.equal(r0["bank"], r1["bank"])
+    assert r0["negatives"].shape == (4, r0["negatives"].shape[1]) and not torch.equal(r0["negatives"], r1["negatives"])

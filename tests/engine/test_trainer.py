@@ -48,10 +48,17 @@ def test_resume_refuses_a_checkpoint_of_another_architecture(embedded_cache, tmp
         train(tiny_config(embedded_cache, str(tmp_path), "MODEL.BACKBONE.WIDTH", "0.25"), resume=True)
 
 
-def test_nce_loss_and_shared_negativestrain(embedded_cache, tmp_path):
+def test_nce_loss_and_shared_negatives_train(embedded_cache, tmp_path):
     cfg = tiny_config(embedded_cache, str(tmp_path), "INSTDISC.LOSS", "nce", "INSTDISC.SHARED_NEGATIVES", "True")
     trainer, result = train(cfg)
-    assert trainer.criterion.nce_z > 0 and result["epochs"] == 2
+    crit = trainer.criterion
+    assert crit.nce_z > 0 and result["epochs"] == 2
+    assert crit.sample_negatives(8, step=3).shape == (crit.num_negatives,)  # one draw for the whole batch
+    # every sample is scored against the same rows: two samples' similarities to the negatives agree
+    # wherever their features agree
+    f = torch.nn.functional.normalize(torch.randn(1, crit.bank.features.shape[1]), dim=1).expand(2, -1)
+    _, neg = crit.similarities(f, torch.tensor([0, 1]), step=3)
+    torch.testing.assert_close(neg[0], neg[1])
 
 
 def test_bf16_autocast_and_channels_last_run_on_the_cpu(embedded_cache, tmp_path):

@@ -32,7 +32,8 @@ def _normalize(cfg: CfgNode) -> list:
 
 
 class ReferenceAugmentation:
-    """PIL image + plan (+ its full-size mask) -> normalized (3, h, w) tensor and the copy-paste outcome."""
+    """PIL image + plan (+ its mask, full-size or stored smaller) -> normalized (3, h, w) tensor and the
+    copy-paste outcome."""
 
     def __init__(self, cfg: CfgNode, copy_paste: CopyPaste | None = None, backgrounds: Backgrounds | None = None):
         self.size = (cfg.INPUT.SIZE, cfg.INPUT.SIZE)
@@ -46,7 +47,9 @@ class ReferenceAugmentation:
         status = plan.coin
         if plan.paste is not None:
             assert self.copy_paste is not None and self.backgrounds is not None
-            pasted, status = self.copy_paste.paste_crop(np.asarray(crop), mask, plan.box, plan.paste, self.backgrounds)
+            pasted, status = self.copy_paste.paste_crop(
+                np.asarray(crop), mask, plan.box, plan.paste, self.backgrounds, image.size
+            )
             crop = Image.fromarray(pasted)
         return self.normalize(photometric(crop, plan.photometric)), status
 

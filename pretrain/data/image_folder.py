@@ -162,10 +162,11 @@ class InstanceFolder(Dataset):
     def _image(self, index: int) -> np.ndarray:
         return np.asarray(load_rgb(self.path(index)))
 
-    def _mask(self, index: int, size: tuple[int, int] | None = None) -> np.ndarray | None:
-        """Mask ``index`` as an array (None where it has none); with ``size``, checked against the image's (w, h)."""
+    def _mask(self, index: int, size: tuple[int, int] | None = None, stored: bool = False) -> np.ndarray | None:
+        """Mask ``index`` as an array (None where it has none); with ``size``, checked against the image's (w, h)
+        (and, with ``stored``, as stored: copy-paste crops a bounded mask directly)."""
         assert self.masks is not None
-        mask = self.masks.load(index, size)
+        mask = self.masks.load(index, size, stored)
         return None if mask is None else np.asarray(mask)
 
     def plan(self, index: int, size: tuple[int, int]) -> SamplePlan:
@@ -188,7 +189,7 @@ class InstanceFolder(Dataset):
         if self.planner is None:
             return self._record(img if self.transform is None else self.transform(img), index, bad, Composite.OFF)
         plan = self.plan(index, img.size)
-        mask = self._mask(index, img.size) if plan.paste is not None else None
+        mask = self._mask(index, img.size, stored=True) if plan.paste is not None else None
         image, status = self.augment(img, plan, mask)
         return self._record(image, index, bad, status)
 
@@ -225,8 +226,8 @@ class FastInstanceFolder(InstanceFolder):
         status = plan.coin
         if plan.paste is not None:
             assert self.copy_paste is not None and self.planner.backgrounds is not None
-            mask = self._mask(i, size)
-            crop, status = self.copy_paste.paste_crop(crop, mask, plan.box, plan.paste, self.planner.backgrounds)
+            mask = self._mask(i, size, stored=True)
+            crop, status = self.copy_paste.paste_crop(crop, mask, plan.box, plan.paste, self.planner.backgrounds, size)
         item = self._record(torch.from_numpy(crop), i, bad, status)
         item["photometric"] = plan.photometric.tensors()
         return item

@@ -4,17 +4,25 @@
 masks laid out the same way work too. Every image's mask is looked up when the dataset is
 built, and :meth:`MaskFolder.check` reads each mask's header and its image's, so a missing,
 truncated or mis-sized mask is reported before training starts, not hours into it.
+
+A mask is its image's size, or that size scaled down to a bound on the longer side
+(:func:`bounded_size`, ``tools/saliency.py --mask-size``: cheaper to decode). Either way it is
+the image's mask: :func:`load_mask` scales a stored one back to its image's size, so every
+consumer sees full-size masks.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import struct
 
+import cv2
+import numpy as np
 from PIL import Image
 
-from pretrain.utils.image_io import BadImageError, mask_path
+from pretrain.utils.image_io import BadImageError, bounded_size, mask_path
 
 SHOWN = 5  # bad masks named in an error
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -43,6 +51,7 @@ class MaskFolder:
             )
         self.num_missing = len(missing)
         self.skip_bad = False  # an unreadable mask stops the run (see check)
+        self.image_root: str | None = None  # set by check: the images' sizes, for loads without a size
 
     def check(self, image_root: str, skip_bad: bool = False) -> list[str]:
         """Compare every present mask's header with its image's; returns the problems found.
@@ -71,19 +80,23 @@ class MaskFolder:
             self.present[i] = False
         self.num_missing += len(bad)
         self.skip_bad = skip_bad
+        self.image_root = image_root
         if problems:
             logger.warning("%d masks do not fit their images and count as missing, e.g. %s", len(bad), problems[0])
         return problems
 
-    def load(self, index: int, size: tuple[int, int] | None = None) -> Image.Image | None:
-        """The 8-bit mask of image ``index`` (None if absent, or unreadable under ``skip_bad``).
-
-        With ``size``, it must be the image's (w, h).
-        """
+    def load(self, index: int, size: tuple[int, int] | None = None, stored: bool = False) -> np.ndarray | None:
+        """The 8-bit mask of image ``index`` at its image's (w, h) ``size`` (None if absent, or unreadable
+        under ``skip_bad``); without ``size``, the image's header gives it once :meth:`check` has run.
+        With ``stored``, a bounded mask comes as stored (copy-paste crops it directly, see
+        :func:`pretrain.augment.copy_paste.crop_mask`)."""
         if not self.present[index]:
             return None
+        if size is None and self.image_root is not None:
+            with Image.open(os.path.join(self.image_root, self.relpaths[index])) as img:
+                size = img.size
         try:
-            return load_mask(self.paths[index], size)
+            return load_mask(self.paths[index], size, stored)
         except BadImageError:
             if not self.skip_bad:
                 raise
@@ -112,16 +125,43 @@ def _mask_problem(mask: str, image: str) -> str | None:
             expected = img.size
     except (OSError, ValueError, Image.DecompressionBombError):
         return None  # the image's own problem: DATA.SKIP_BAD_IMAGES or the loader reports it
-    return None if size == expected else f"{size[0]}x{size[1]}, its image {expected[0]}x{expected[1]}"
+    return size_problem(size, expected)
 
 
-def load_mask(path: str, size: tuple[int, int] | None = None) -> Image.Image:
-    """An 8-bit mask; with ``size`` it must be its image's (w, h). Errors name the file."""
+def size_problem(stored: tuple[int, int], image: tuple[int, int]) -> str | None:
+    """None if a mask of (w, h) ``stored`` fits an image of ``image``: the same size, or the image's size
+    bounded to the mask's longer side (:func:`bounded_size`); other sizes are named."""
+    bounded = max(stored) < max(image) and stored == bounded_size(image, max(stored))
+    return None if stored == image or bounded else f"{stored[0]}x{stored[1]}, its image {image[0]}x{image[1]}"
+
+
+def read_mask(path: str) -> np.ndarray:
+    """The 8-bit mask as stored: grayscale PNGs of 8 or 1 bits through OpenCV (twice PIL's speed, the
+    same values), anything else through PIL's conversion to L. Errors name the file."""
     try:
-        with Image.open(path) as m:
-            mask = m.convert("L")
+        with open(path, "rb") as f:
+            data = np.frombuffer(f.read(), np.uint8)
+        head = data[:26].tobytes()
+        if len(head) == 26 and head[:8] == PNG_SIGNATURE and head[25] == 0 and head[24] in (1, 8):
+            mask = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+            if mask is None:
+                raise OSError("not a decodable PNG")
+            return mask
+        with Image.open(io.BytesIO(data.tobytes())) as m:
+            return np.asarray(m.convert("L"))
     except (OSError, ValueError) as e:
         raise BadImageError(f"cannot read mask {path!r}: {e}") from e
-    if size is not None and mask.size != size:
-        raise ValueError(f"mask {path!r} is {mask.size[0]}x{mask.size[1]}, its image {size[0]}x{size[1]}")
-    return mask
+
+
+def load_mask(path: str, size: tuple[int, int] | None = None, stored: bool = False) -> np.ndarray:
+    """An 8-bit mask; with its image's (w, h) ``size``, at that size: a mask stored smaller (see
+    :func:`size_problem`) is scaled up bilinearly (kept as stored with ``stored``), any other size
+    is refused. Errors name the file."""
+    mask = read_mask(path)
+    if size is None:
+        return mask
+    shape = (mask.shape[1], mask.shape[0])
+    problem = size_problem(shape, size)
+    if problem:
+        raise ValueError(f"mask {path!r} is {problem}")
+    return mask if stored or shape == size else cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)

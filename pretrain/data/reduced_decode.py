@@ -43,18 +43,32 @@ def resize_box(image: Image.Image, box: Box, scale: int, size: tuple[int, int]) 
     return np.array(image.resize((size[1], size[0]), Image.Resampling.BILINEAR, box=area))  # writable
 
 
+def plan_draft(
+    img: Image.Image, draw: Callable[[tuple[int, int]], SamplePlan], size: tuple[int, int]
+) -> tuple[SamplePlan, tuple[int, int], int]:
+    """(the plan ``draw`` made for the opened image's full (w, h), that (w, h), the DCT reduction the
+    decoder is now set to): header only, nothing decoded yet."""
+    full_size = img.size
+    plan = draw(full_size)
+    scale = draft_scale(plan.box, size)
+    # draft() returns None where it cannot reduce, else (mode, the full image's box at the new scale).
+    drafted = img.draft("RGB", (full_size[0] // scale, full_size[1] // scale)) if scale > 1 else None
+    return plan, full_size, round(full_size[0] / drafted[1][2]) if drafted else 1
+
+
+def decode_rgb(img: Image.Image) -> Image.Image:
+    """The opened image decoded (at its draft size) as RGB; an RGB decode is used as it is, not copied."""
+    img.load()
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
 def read_crop(
     path: str, draw: Callable[[tuple[int, int]], SamplePlan], size: tuple[int, int]
 ) -> tuple[np.ndarray, SamplePlan, tuple[int, int]]:
     """(uint8 (h, w, 3) crop, the plan ``draw`` made for the image's (w, h), that (w, h)); errors name the file."""
     try:
         with Image.open(path) as img:
-            full_size = img.size
-            plan = draw(full_size)
-            scale = draft_scale(plan.box, size)
-            # draft() returns None where it cannot reduce, else (mode, the full image's box at the new scale).
-            drafted = img.draft("RGB", (full_size[0] // scale, full_size[1] // scale)) if scale > 1 else None
-            scale = round(full_size[0] / drafted[1][2]) if drafted else 1
-            return resize_box(img.convert("RGB"), plan.box, scale, size), plan, full_size
+            plan, full_size, scale = plan_draft(img, draw, size)
+            return resize_box(decode_rgb(img), plan.box, scale, size), plan, full_size
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise BadImageError(f"cannot read image {path!r}: {e}") from e

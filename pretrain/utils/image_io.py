@@ -54,3 +54,14 @@ def list_images(root: str) -> list[str]:
 def mask_path(mask_root: str, relpath: str) -> str:
     """Where the mask of image ``relpath`` lives: the same relative path, as a PNG."""
     return os.path.join(mask_root, os.path.splitext(relpath)[0] + ".png")
+
+
+def bounded_size(size: tuple[int, int], bound: int) -> tuple[int, int]:
+    """(w, h) ``size`` scaled so that its longer side is at most ``bound`` (0: no bound), aspect kept.
+
+    How ``tools/saliency.py --mask-size`` stores masks, and how a stored mask's size is checked.
+    """
+    longest = max(size)
+    if not bound or longest <= bound:
+        return size
+    return tuple(max(1, round(side * bound / longest)) for side in size)  # type: ignore[return-value]

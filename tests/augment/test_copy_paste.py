@@ -11,6 +11,7 @@ from pretrain.augment import (
     least_salient_window,
     texture_source,
 )
+from pretrain.augment.copy_paste import crop_mask
 
 
 def _case():
@@ -109,3 +110,37 @@ def test_least_salient_window_reports_its_saliency():
     rows, cols, mean = least_salient_window(saliency, np.random.default_rng(0), tries=200)
     assert (rows, cols) == (slice(0, 20), slice(0, 20)) and mean == 0.0
     assert least_salient_window(np.full((40, 40), 255, np.uint8), np.random.default_rng(0))[2] == 1.0
+
+
+def test_binarize_on_uint8_is_the_float_threshold():
+    """The integer comparison on uint8 masks gives exactly the foreground of value >= threshold x 255."""
+    values = np.arange(256, dtype=np.uint8)
+    for threshold in (0.001, 0.3, 0.5, 128 / 255, 0.7, 1.0):
+        assert np.array_equal(binarize(values, threshold), values.astype(np.float64) >= threshold * 255.0)
+
+
+def test_a_bounded_mask_crops_as_its_full_size_mask():
+    """A mask stored at a bounded size is cut at the box scaled to it: the crop's foreground is the full-size
+    mask's but for its edge (IoU > 0.95 over random boxes), while a box off by 8 px is clearly worse."""
+    full = np.zeros((375, 500), np.uint8)
+    cv2.ellipse(full, (260, 170), (130, 90), 20, 0, 360, 255, -1)
+    stored = cv2.resize(full, (256, 192), interpolation=cv2.INTER_AREA)
+    rng = np.random.default_rng(0)
+
+    def iou(a, b):
+        return (a & b).sum() / max(1, (a | b).sum())
+
+    for _ in range(20):
+        h, w = rng.integers(120, 375), rng.integers(120, 500)
+        box = (int(rng.integers(0, 376 - h)), int(rng.integers(0, 501 - w)), int(h), int(w))
+        exact = binarize(crop_mask(full, box, (224, 224)), 0.5)
+        if not 0.05 < exact.mean() < 0.95:
+            continue
+        assert iou(binarize(crop_mask(stored, box, (224, 224), (500, 375)), 0.5), exact) > 0.95
+        off = (box[0], max(0, box[1] - 8), box[2], box[3]) if box[1] >= 8 else (box[0], box[1] + 8, *box[2:])
+        assert iou(binarize(crop_mask(stored, off, (224, 224), (500, 375)), 0.5), exact) < iou(
+            binarize(crop_mask(stored, box, (224, 224), (500, 375)), 0.5), exact
+        )
+    assert np.array_equal(
+        crop_mask(full, (10, 20, 100, 150), (224, 224), (500, 375)), crop_mask(full, (10, 20, 100, 150), (224, 224))
+    )

@@ -1,7 +1,9 @@
 """The fast data path (INPUT.BACKEND gpu) against the reference path: parameters, pixels, statistics."""
 
+import glob
 import os
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -17,7 +19,7 @@ from pretrain.config import load_config
 from pretrain.data import BadImageError, build_train_dataset
 from pretrain.data import reduced_decode as rd
 from pretrain.engine import last_checkpoint
-from pretrain.utils.image_io import load_rgb
+from pretrain.utils.image_io import bounded_size, load_rgb
 from pretrain.utils.seed import derive_seed
 from tests.conftest import tiny_config, train
 
@@ -239,3 +241,26 @@ def test_fast_path_trains_and_resumes_bit_identically(embedded_cache, tmp_path):
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
     assert torch.equal(whole.criterion.bank.features, resumed.criterion.bank.features)
+
+
+def test_bounded_masks_paste_as_the_full_size_masks_on_both_paths(photos, tmp_path):
+    """Masks stored at 128 px (tools/saliency.py --mask-size 128): both executors paste the same samples,
+    within the usual pixel tolerance of each other, and the fast crop's foreground is the full-size mask's
+    but for its edge."""
+    for src in glob.glob(str(photos / "masks" / "*" / "*.png")):
+        mask = cv2.imread(src, cv2.IMREAD_UNCHANGED)
+        size = bounded_size((mask.shape[1], mask.shape[0]), 128)
+        dst = tmp_path / os.path.relpath(src, photos / "masks")
+        os.makedirs(dst.parent, exist_ok=True)
+        cv2.imwrite(str(dst), cv2.resize(mask, size, interpolation=cv2.INTER_AREA))
+    ref, fast = _datasets(photos, "COPY_PASTE.PROB", "1.0", "COPY_PASTE.MASK_ROOT", str(tmp_path))
+    _, exact = _datasets(photos, "COPY_PASTE.PROB", "1.0")
+    std = torch.tensor(load_config("", []).INPUT.STD).view(3, 1, 1)
+    items = [fast[i] for i in range(len(fast))]
+    out = _device_augment(items)
+    for i, item in enumerate(items):
+        expected = ref[i]
+        assert item["pasted"] == expected["pasted"] == 1
+        assert ((out[i] - expected["image"]) * std).abs().mean() / LEVEL < 3.5
+        gray = item["image"].numpy() == exact[i]["image"].numpy()
+        assert gray.all(-1).mean() > 0.95  # the same pixels but along the object's edge

@@ -7,9 +7,10 @@ import os
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from pretrain.data import build_train_dataset
-from pretrain.data.masks import MaskFolder, png_size
+from pretrain.data.masks import MaskFolder, load_mask, png_size, read_mask
 from pretrain.utils.image_io import BadImageError
 from tests.conftest import tiny_config
 
@@ -74,3 +75,50 @@ def test_a_mask_that_fails_to_decode_stops_the_run_without_skip(folder):
 def test_png_size_reads_the_header(folder):
     assert png_size(str(folder / "masks" / "a" / "0.png")) == (40, 30)
     assert png_size(str(folder / "masks" / "a" / "2.png")) == (30, 40)
+
+
+def test_a_mask_bounded_to_its_longer_side_fits_and_reads_at_its_images_size(tmp_path):
+    """tools/saliency.py --mask-size: the image's size scaled to the bound is accepted (and read back at the
+    image's size, or as stored); any other size is still refused."""
+    images, masks = tmp_path / "images" / "a", tmp_path / "masks" / "a"
+    images.mkdir(parents=True)
+    masks.mkdir(parents=True)
+    full = np.zeros((30, 40), np.uint8)
+    full[5:25, 10:30] = 255
+    sizes = {"0": (20, 15), "1": (40, 30), "2": (20, 10), "3": (50, 38), "4": (15, 20)}  # (w, h); 2-4 misfit
+    for name, size in sizes.items():
+        cv2.imwrite(str(images / f"{name}.jpg"), np.zeros((30, 40, 3), np.uint8))
+        (masks / f"{name}.png").write_bytes(_png(cv2.resize(full, size, interpolation=cv2.INTER_AREA)))
+    folder = MaskFolder(str(tmp_path / "masks"), [f"a/{n}.jpg" for n in sizes], allow_missing=True)
+    problems = folder.check(str(tmp_path / "images"), skip_bad=True)
+    assert [p.split("/")[-1] for p in problems] == [
+        "2.png: 20x10, its image 40x30",
+        "3.png: 50x38, its image 40x30",
+        "4.png: 15x20, its image 40x30",
+    ]
+    assert folder.load(0, stored=True).shape == (15, 20)
+    for size in ((40, 30), None):  # without a size: the image's header gives it
+        scaled = folder.load(0, size)
+        assert scaled.shape == (30, 40) and (scaled >= 128).mean() == pytest.approx((full >= 128).mean(), abs=0.03)
+    assert np.array_equal(folder.load(1, (40, 30)), full)
+    with pytest.raises(ValueError, match=r"2\.png' is 20x10, its image 40x30"):
+        load_mask(str(masks / "2.png"), (40, 30))
+
+
+@pytest.mark.parametrize("kind", ["gray8", "bits1", "rgb", "gray16", "palette"])
+def test_masks_read_as_pil_converts_them_to_8_bits(tmp_path, kind):
+    """Gray 8- and 1-bit PNGs are decoded by OpenCV (faster); every kind gives PIL's convert('L') values."""
+    rng = np.random.default_rng(1)
+    values = rng.integers(0, 256, (30, 40), np.uint8)
+    image = {
+        "gray8": Image.fromarray(values),
+        "bits1": Image.fromarray(values >= 128),
+        "rgb": Image.fromarray(rng.integers(0, 256, (30, 40, 3), np.uint8)),
+        "gray16": Image.fromarray(values.astype(np.uint16) * 200),
+        "palette": Image.fromarray(values).convert("P"),
+    }[kind]
+    path = tmp_path / "m.png"
+    image.save(path)
+    with Image.open(path) as m:
+        expected = np.asarray(m.convert("L"))
+    assert np.array_equal(read_mask(str(path)), expected)

@@ -29,11 +29,11 @@ def test_masks_mirror_the_tree_and_must_match(tmp_path):
     write(tmp_path / "img" / "a.jpg", np.full((6, 8, 3), 9, np.uint8))
     write(tmp_path / "img" / "b.jpg", np.full((6, 8, 3), 9, np.uint8))
     write(tmp_path / "masks" / "a.png", np.full((6, 8), 255, np.uint8))
-    write(tmp_path / "masks" / "b.png", np.full((3, 4), 255, np.uint8))
+    write(tmp_path / "masks" / "b.png", np.full((4, 4), 255, np.uint8))  # 4x3 would be the image's, bounded
     images = ImageSet.from_folder(str(tmp_path / "img"))
     image, mask = images.with_mask(0, str(tmp_path / "masks"))
     assert image.shape == (6, 8, 3) and mask.shape == (6, 8) and (mask == 255).all()
-    with pytest.raises(ValueError, match=r"b\.png' is 4x3, its image 8x6"):
+    with pytest.raises(ValueError, match=r"b\.png' is 4x4, its image 8x6"):
         images.with_mask(1, str(tmp_path / "masks"))
     with pytest.raises(FileNotFoundError, match=r"nomasks/a\.png"):
         images.with_mask(0, str(tmp_path / "nomasks"))

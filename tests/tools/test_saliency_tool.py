@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
+from pretrain.data.masks import MaskFolder
 from pretrain.saliency.batch import compute_masks
 from tests.conftest import REPO
 
@@ -81,3 +82,22 @@ def test_documented_imagenet_mask_commands_write_where_the_configs_read():
             outputs += re.findall(r"--input datasets/imagenet/train --output (\S+)", f.read())
     assert len(outputs) >= 4 and "datasets/imagenet/masks_rbd/train" in roots
     assert set(outputs) <= roots, f"mask commands write {sorted(set(outputs) - roots)}, configs read {sorted(roots)}"
+
+
+def test_masks_bounded_by_mask_size_fit_their_images(images, tmp_path):
+    """--mask-size: each mask's longer side is the bound, its aspect the image's; training reads it at the
+    image's size, its foreground where the full-size mask's is."""
+    full = tmp_path / "full"
+    compute_masks(str(images), str(full), "gs", progress=False)
+    compute_masks(str(images), str(tmp_path / "m"), "gs", progress=False, max_size=64)
+    relpaths = ["a/0.jpg", "a/2.jpg", "b/c/1.jpg"]
+    folder = MaskFolder(str(tmp_path / "m"), relpaths)
+    assert folder.check(str(images)) == []
+    for i, rel in enumerate(relpaths):
+        stored = folder.load(i, stored=True)
+        exact = cv2.imread(str(full / rel.replace(".jpg", ".png")), cv2.IMREAD_UNCHANGED)
+        assert max(stored.shape) == 64 and stored.shape == (round(exact.shape[0] * 64 / 160), 64)
+        scaled = folder.load(i)
+        assert scaled.shape == exact.shape and ((scaled >= 128) != (exact >= 128)).mean() < 0.03
+    with pytest.raises(ValueError, match="--mask-size"):
+        compute_masks(str(images), str(tmp_path / "n"), "gs", progress=False, max_size=-1)

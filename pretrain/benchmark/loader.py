@@ -1,0 +1,233 @@
+"""Training-loader throughput: augmented images per second and per core of each INPUT.BACKEND, with and
+without copy-paste, measured side by side, and where the time of the fast path's worker half goes.
+
+- :func:`timed_pass`: one pass of a DataLoader, wall-clock images/s and the CPU seconds of the processes
+  that loaded (the DataLoader's workers, or this thread with ``--workers 0``). ``images / CPU seconds``
+  is the rate per loading core: on a shared machine it counts the cycles the loaders got, not the
+  ones other jobs took, so it stays comparable where wall-clock rates do not.
+- :func:`stage_breakdown`: the gpu backend's worker half on one core, stage by stage (header and plan,
+  JPEG decode, crop, mask read, mask crop and composite, collate), with dilo's own stage functions.
+- :func:`instance_layout`: a flat folder of photos as an ImageNet-layout folder (one class of links).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, default_collate
+
+from pretrain.augment.batched import PhotometricAugmentation
+from pretrain.augment.copy_paste import Composite
+from pretrain.data.image_folder import FastInstanceFolder
+from pretrain.data.reduced_decode import decode_rgb, plan_draft, resize_box
+from pretrain.data.sampler import EpochSampler
+from pretrain.utils.image_io import list_images
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+OVERHEADS = {  # rate -> the overhead computed from it
+    "images_per_s": "overhead_best",
+    "median_images_per_s": "overhead_median",
+    "per_core_images_per_s": "overhead_per_core",
+    "median_per_core_images_per_s": "overhead_median_per_core",
+}
+STAGES = ("header+plan", "decode", "crop", "mask read", "mask crop+composite", "item", "collate")
+
+
+def parse_setting(text: str) -> dict[str, str]:
+    """'0.5:image:gaussian' -> COPY_PASTE overrides (background gray and blend none by default)."""
+    parts = text.split(":")
+    prob, background, blend = parts + ["gray", "none"][len(parts) - 1 :]
+    if not 0.0 <= float(prob) <= 1.0:
+        raise ValueError(f"setting {text!r}: the probability must be in [0, 1]")
+    return {"PROB": str(float(prob)), "BACKGROUND": background, "BLEND": blend}
+
+
+def setting_name(setting: dict[str, str]) -> str:
+    return "p 0" if float(setting["PROB"]) == 0 else "p {PROB} {BACKGROUND} {BLEND}".format(**setting)
+
+
+def instance_layout(photos: str, root: str) -> str:
+    """``photos`` if it is an ImageNet-layout folder (root/<class>/<image>), else ``root``, whose one class
+    folder ``photos`` links to the flat folder's images (made once)."""
+    if any(e.is_dir() for e in os.scandir(photos)):
+        return photos
+    folder = os.path.join(root, "photos")
+    os.makedirs(folder, exist_ok=True)
+    for name in list_images(photos):
+        link = os.path.join(folder, name)
+        if not os.path.lexists(link):
+            os.symlink(os.path.abspath(os.path.join(photos, name)), link)
+    return root
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's live children (a DataLoader's workers), from /proc."""
+    total, me = 0, os.getpid()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == me:  # ppid; utime and stime are fields 14 and 15 of stat(5)
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
+
+@dataclass
+class Pass:
+    """One timed pass: wall-clock images/s, images per CPU second of the loading processes, images pasted."""
+
+    images_per_s: float
+    images_per_cpu_s: float
+    pasted: int
+
+
+def timed_pass(loader: DataLoader, sampler: EpochSampler, epoch: int, warmup: int, batches: int) -> Pass:
+    """``batches`` batches after ``warmup`` untimed ones (worker start-up) of epoch ``epoch``."""
+    sampler.set_epoch(epoch)
+    loader.dataset.set_epoch(epoch)  # the same images and crops for every setting of a repeat
+    in_process = loader.num_workers == 0
+    cpu = time.thread_time if in_process else children_cpu_seconds
+    it = iter(loader)
+    for _ in range(warmup):
+        next(it)
+    pasted, cpu0, tic = 0, cpu(), time.perf_counter()
+    for _ in range(batches):
+        pasted += int(next(it)["pasted"].sum())
+    seconds, cpu_seconds = time.perf_counter() - tic, cpu() - cpu0
+    del it  # stops the workers
+    images = batches * loader.batch_size
+    return Pass(images / seconds, images / max(cpu_seconds, 1e-9), pasted)
+
+
+@dataclass
+class Row:
+    """One (backend, setting): its passes, summarized best and median."""
+
+    backend: str
+    setting: dict[str, str]
+    passes: list[Pass] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        wall = [p.images_per_s for p in self.passes]
+        core = [p.images_per_cpu_s for p in self.passes]
+        return {
+            "backend": self.backend,
+            "setting": setting_name(self.setting),
+            "prob": float(self.setting["PROB"]),
+            "background": self.setting["BACKGROUND"],
+            "blend": self.setting["BLEND"],
+            "images_per_s": max(wall),
+            "median_images_per_s": statistics.median(wall),
+            "per_core_images_per_s": max(core),
+            "median_per_core_images_per_s": statistics.median(core),
+            "runs": wall,
+            "per_core_runs": core,
+            "pasted": [p.pasted for p in self.passes],
+        }
+
+
+def interleaved(
+    loaders: Sequence[tuple[DataLoader, EpochSampler]], rows: Sequence[Row], repeats: int, warmup: int, batches: int
+) -> None:
+    """``repeats`` passes of every loader, A B C A B C ...: a slow spell of a shared machine hits every row alike."""
+    for r in range(repeats):
+        for (loader, sampler), row in zip(loaders, rows, strict=True):
+            row.passes.append(timed_pass(loader, sampler, r, warmup, batches))
+
+
+def add_overheads(rows: list[dict]) -> None:
+    """Each row's throughput lost to copy-paste against p 0 of its backend, by best and by median pass,
+    wall-clock and per core."""
+    base = {r["backend"]: r for r in rows if r["prob"] == 0}
+    for r in rows:
+        for key, overhead in OVERHEADS.items():
+            r[overhead] = 1.0 - r[key] / base[r["backend"]][key]
+
+
+def stage_breakdown(dataset: FastInstanceFolder, batch: int, epochs: int = 1) -> dict[str, float]:
+    """Milliseconds of this thread's CPU time per image in each stage of the gpu backend's worker half
+    (:data:`STAGES`, with dilo's own stage functions, as :class:`FastInstanceFolder` chains them), over
+    ``epochs`` epochs of ``dataset``; ``pasted`` is the fraction of images pasted."""
+    spent = dict.fromkeys(STAGES, 0.0)
+    clock = time.thread_time
+    n = pasted = 0
+    size = dataset.planner.size
+    for epoch in range(epochs):
+        dataset.set_epoch(epoch)
+        items = []
+        for i in range(len(dataset)):
+            t0 = clock()
+            with Image.open(dataset.path(i)) as img:
+                plan, full_size, scale = plan_draft(img, lambda s, i=i: dataset.plan(i, s), size)
+                t1 = clock()
+                rgb = decode_rgb(img)
+                t2 = clock()
+                crop = resize_box(rgb, plan.box, scale, size)
+            t3 = t4 = clock()
+            status = plan.coin
+            if plan.paste is not None:
+                mask = dataset.masks.load(i, full_size, stored=True)
+                t4 = clock()
+                cp = dataset.copy_paste
+                crop, status = cp.paste_crop(crop, mask, plan.box, plan.paste, dataset.background, full_size)
+            t5 = clock()
+            item = dataset._record(torch.from_numpy(crop), i, 0, status)
+            item["photometric"] = plan.photometric.tensors()
+            items.append(item)
+            t6 = clock()
+            for stage, seconds in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, 0.0), strict=True):
+                spent[stage] += seconds
+            pasted += status == Composite.PASTED
+            n += 1
+        t0 = clock()
+        for k in range(0, len(items) - batch + 1, batch):
+            default_collate(items[k : k + batch])
+        spent["collate"] += (clock() - t0) * len(items) / max(1, len(items) // batch * batch)
+    out = {stage: 1000.0 * t / n for stage, t in spent.items()}
+    out["total"] = sum(out.values())
+    out["pasted"] = pasted / n
+    return out
+
+
+def device_rate(cfg, loader: DataLoader, device: torch.device, batches: int = 5) -> float:
+    """Images/s of the fast path's photometric half on ``device``, on real crops of ``loader``."""
+    augment = PhotometricAugmentation(cfg, device)
+    batch = next(iter(loader))
+    augment(batch["image"], batch["photometric"])  # warm-up (CUDA context, allocator)
+    images = batch["image"].to(device)
+    synchronize(device)
+    tic = time.perf_counter()
+    for _ in range(batches):
+        augment(images, batch["photometric"])
+    synchronize(device)
+    return batches * len(images) / (time.perf_counter() - tic)
+
+
+def train_rate(trainer_factory: Callable[[], object], batch: int, iters: int, warmup: int, device) -> float:
+    """Pretraining images/s: ``iters`` steps (after ``warmup``) of a Trainer fed by its own loader."""
+    trainer = trainer_factory()
+    trainer.train_set.set_epoch(0)
+    trainer.sampler.set_epoch(0)
+    it = iter(trainer.loader)
+    for step in range(warmup):
+        trainer.run_step(next(it), step)
+    synchronize(device)
+    tic = time.perf_counter()
+    for step in range(warmup, warmup + iters):
+        trainer.run_step(next(it), step)
+    synchronize(device)
+    trainer.close()
+    return iters * batch / (time.perf_counter() - tic)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

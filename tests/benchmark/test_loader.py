@@ -1,0 +1,83 @@
+"""The loader benchmark's library: layout, timed passes per core, overheads, the stage breakdown."""
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from pretrain.benchmark import loader as bench
+from pretrain.config import load_config
+from pretrain.data import build_train_batches, build_train_dataset
+from tests.conftest import shared_data
+
+VOC = ("voc-mini", "VOCdevkit", "VOC2012", "JPEGImages")
+
+
+@pytest.fixture(scope="module")
+def voc(tmp_path_factory):
+    """8 VOC photos as a flat folder, and their elliptical masks bounded to 128 px (as --mask-size 128)."""
+    src = shared_data(*VOC)
+    root = tmp_path_factory.mktemp("voc")
+    os.makedirs(root / "flat")
+    os.makedirs(root / "masks" / "photos")
+    for name in sorted(os.listdir(src))[:8]:
+        with Image.open(os.path.join(src, name)) as img:
+            img.save(root / "flat" / name)
+            mask = np.zeros((img.height, img.width), np.uint8)
+        cv2.ellipse(mask, (img.width // 2, img.height // 2), (img.width // 4, img.height // 3), 0, 0, 360, 255, -1)
+        scale = 128 / max(img.size)
+        small = cv2.resize(mask, (round(img.width * scale), round(img.height * scale)), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(root / "masks" / "photos" / (name[:-4] + ".png")), small)
+    return root
+
+
+def _fast(voc, prob, workers=0):
+    cfg = load_config("", ["INPUT.BACKEND", "gpu", "COPY_PASTE.PROB", prob, "COPY_PASTE.MASK_ROOT", str(voc / "masks"),
+                           "SOLVER.IMS_PER_BATCH", "4", "DATA.NUM_WORKERS", str(workers)])  # fmt: skip
+    return cfg, build_train_dataset(cfg, bench.instance_layout(str(voc / "flat"), str(voc / "images")))
+
+
+def test_a_flat_folder_becomes_one_class_of_links(voc):
+    root = bench.instance_layout(str(voc / "flat"), str(voc / "images"))
+    assert os.listdir(root) == ["photos"] and len(os.listdir(voc / "images" / "photos")) == 8
+    assert os.path.realpath(voc / "images" / "photos" / sorted(os.listdir(voc / "flat"))[0]).startswith(str(voc))
+    assert bench.instance_layout(root, "elsewhere") == root  # already ImageNet-layout: used as it is
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_timed_passes_count_the_loaders_cpu(voc, workers):
+    """Images per CPU second of the loading thread (in this process) or of the worker processes: positive,
+    and not below the wall-clock rate by more than the workers' count allows."""
+    cfg, ds = _fast(voc, "1.0", workers)
+    loader, sampler = build_train_batches(cfg, ds, None)
+    result = bench.timed_pass(loader, sampler, 0, 0, 2)
+    assert result.pasted == 8 and result.images_per_s > 0
+    assert result.images_per_cpu_s >= 0.9 * result.images_per_s / max(1, workers)
+
+
+def test_overheads_by_best_and_median_pass():
+    runs = {"0": [(100, 200), (80, 150), (90, 190)], "0.5": [(95, 180), (60, 140), (85, 170)]}  # (wall, per core)
+    rows = [bench.Row("gpu", bench.parse_setting(p), [bench.Pass(w, c, 0) for w, c in r]) for p, r in runs.items()]
+    summaries = [r.summary() for r in rows]
+    bench.add_overheads(summaries)
+    paste = summaries[1]
+    assert paste["setting"] == "p 0.5 gray none"
+    assert paste["overhead_best"] == pytest.approx(0.05) and paste["overhead_median"] == pytest.approx(1 - 85 / 90)
+    assert paste["overhead_per_core"] == pytest.approx(0.1) and paste["overhead_median_per_core"] == pytest.approx(
+        1 - 170 / 190
+    )
+    assert summaries[0]["overhead_best"] == 0
+
+
+def test_the_stage_breakdown_times_the_worker_half(voc):
+    """Every stage of a pasted sample is timed, the stages add up, and nothing of copy-paste runs at p 0."""
+    _, pasted = _fast(voc, "1.0")
+    stages = bench.stage_breakdown(pasted, batch=4)
+    assert stages["pasted"] == 1.0
+    assert all(stages[s] > 0 for s in bench.STAGES)
+    assert stages["total"] == pytest.approx(sum(stages[s] for s in bench.STAGES))
+    _, plain = _fast(voc, "0.0")
+    stages = bench.stage_breakdown(plain, batch=4)
+    assert stages["pasted"] == 0 and stages["mask read"] == 0 and stages["mask crop+composite"] < 0.05

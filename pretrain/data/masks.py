@@ -31,6 +31,15 @@ PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the last 12 bytes of every whole 
 logger = logging.getLogger("pretrain")
 
 
+def _listing(items: list[str], what: str, remedy: str) -> str:
+    """ "N <what>, e.g.: <the first few>" and the two ways out (new masks, or training those images as they are)."""
+    shown = "\n  ".join(items[:SHOWN])
+    return (
+        f"{len(items)} {what}, e.g.:\n  {shown}\n{remedy} with tools/saliency.py, or set "
+        "COPY_PASTE.MISSING_MASKS skip to train those images without copy-paste"
+    )
+
+
 class MaskFolder:
     """The masks of images ``relpaths``; with ``allow_missing`` an absent mask means "no copy-paste"."""
 
@@ -44,10 +53,7 @@ class MaskFolder:
         missing = [p for p, ok in zip(self.paths, self.present, strict=True) if not ok]
         if missing and not allow_missing:
             raise FileNotFoundError(
-                f"{len(missing)} of {len(self.paths)} images have no mask in {mask_root!r}, e.g.:\n  "
-                + "\n  ".join(missing[:SHOWN])
-                + "\ncompute them with tools/saliency.py, or set COPY_PASTE.MISSING_MASKS skip to train those "
-                "images without copy-paste"
+                _listing(missing, f"of {len(self.paths)} images have no mask in {mask_root!r}", "compute them")
             )
         self.num_missing = len(missing)
         self.skip_bad = False  # an unreadable mask stops the run (see check)
@@ -71,10 +77,11 @@ class MaskFolder:
                 bad.append(i)
         if problems and not skip_bad:
             raise ValueError(
-                f"{len(problems)} of {len(self.paths)} masks in {self.root!r} do not fit their images, e.g.:\n  "
-                + "\n  ".join(problems[:SHOWN])
-                + "\ndelete and recompute them with tools/saliency.py, or set COPY_PASTE.MISSING_MASKS skip to "
-                "train those images without copy-paste"
+                _listing(
+                    problems,
+                    f"of {len(self.paths)} masks in {self.root!r} do not fit their images",
+                    "delete and recompute them",
+                )
             )
         for i in bad:
             self.present[i] = False

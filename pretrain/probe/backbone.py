@@ -14,7 +14,6 @@ import torch
 from fvcore.common.config import CfgNode
 from torch import nn
 
-from pretrain.config import get_cfg
 from pretrain.models import AlexNetBN, build_backbone
 from pretrain.models.weights import load_model
 
@@ -47,14 +46,10 @@ def file_digest(path: str, chunk: int = 1 << 22) -> str:
 
 
 def random_backbone(cfg: CfgNode) -> nn.Module:
-    """An untrained MODEL.ARCH, initialized from SEED (leaves the global generator as it was)."""
-    pcfg = get_cfg()
-    pcfg.MODEL.BACKBONE.NAME = cfg.MODEL.ARCH
-    pcfg.MODEL.BACKBONE.WIDTH = cfg.MODEL.WIDTH
-    pcfg.MODEL.BACKBONE.CIFAR_STEM = cfg.MODEL.CIFAR_STEM
+    """An untrained MODEL.BACKBONE.NAME, initialized from SEED (leaves the global generator as it was)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.SEED)
-        return build_backbone(pcfg)
+        return build_backbone(cfg)
 
 
 def load_frozen(cfg: CfgNode, device: torch.device) -> FrozenNetwork:
@@ -65,9 +60,9 @@ def load_frozen(cfg: CfgNode, device: torch.device) -> FrozenNetwork:
             "MODEL.WEIGHTS is empty: give a pretraining checkpoint, a converted or torchvision .pth, or 'random'"
         )
     if weights == "random":
-        m = cfg.MODEL
+        m = cfg.MODEL.BACKBONE
         backbone, head = random_backbone(cfg), None
-        fingerprint = f"random:{m.ARCH}:{m.WIDTH}:{m.CIFAR_STEM}:{cfg.SEED}"
+        fingerprint = f"random:{m.NAME}:{m.WIDTH}:{m.CIFAR_STEM}:{cfg.SEED}"
     else:
         loaded = load_model(weights)
         backbone, head = loaded.backbone, loaded.head

@@ -160,17 +160,17 @@ def places365_split(root: str, split: str, small: bool = True) -> Split:
 
 
 def probe_split(cfg: CfgNode, split: str, classes: list[str] | None = None) -> Split:
-    """The "train" or "val" split that DATA.NAME and its keys describe."""
+    """The "train" or "val" split that DATA.SOURCE and its keys describe."""
     data = cfg.DATA
-    where = data.TRAIN if split == "train" else data.VAL
-    key = f"DATA.{split.upper()}"
+    where = data.TRAIN_ROOT if split == "train" else data.VAL_ROOT
+    key = f"DATA.{split.upper()}_ROOT"
     if not where:
-        raise ValueError(f"{key} is empty: set the {split} {'split' if data.NAME == 'places365' else data.NAME}")
-    if data.NAME == "folder":
+        raise ValueError(f"{key} is empty: set the {split} {'split' if data.SOURCE == 'places365' else data.SOURCE}")
+    if data.SOURCE == "folder":
         return folder_split(where)
-    if data.NAME == "list":
+    if data.SOURCE == "list":
         if not data.ROOT:
-            raise ValueError("DATA.NAME list needs DATA.ROOT, the folder the list's paths are relative to")
+            raise ValueError("DATA.SOURCE list needs DATA.ROOT, the folder the list's paths are relative to")
         return list_split(data.ROOT, where, classes)
     return places365_split(data.ROOT, where, data.PLACES365_SMALL)
 
@@ -182,5 +182,7 @@ def build_probe_datasets(
     train = LabeledImages(*probe_split(cfg, "train"), train_transform, cfg.SEED)
     val = LabeledImages(*probe_split(cfg, "val", train.classes), val_transform, cfg.SEED)
     if int(val.labels.max()) >= len(train.classes):
-        raise ValueError(f"DATA.VAL has label {int(val.labels.max())}, but DATA.TRAIN has {len(train.classes)} classes")
+        raise ValueError(
+            f"DATA.VAL_ROOT has label {int(val.labels.max())}, but DATA.TRAIN_ROOT has {len(train.classes)} classes"
+        )
     return train, val

@@ -2,7 +2,7 @@
 
 InstDisc's kNN compares images where instance discrimination does: the L2-normalized
 embedding (the pretraining head's output). Files without that head (converted or torchvision
-weights) are compared by their L2-normalized pooled penultimate features. KNN.FEATURES picks.
+weights) are compared by their L2-normalized pooled penultimate features. TEST.KNN_FEATURES picks.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ RESULTS = "knn.json"
 
 
 def feature_space(cfg: CfgNode, net: FrozenNetwork) -> str:
-    space = cfg.KNN.FEATURES
+    space = cfg.TEST.KNN_FEATURES
     if space == "auto":
         return "embedding" if net.head is not None else "penultimate"
     if space == "embedding" and net.head is None:
         raise ValueError(
-            f"KNN.FEATURES embedding: {cfg.MODEL.WEIGHTS!r} has no embedding head (not a pretraining checkpoint)"
+            f"TEST.KNN_FEATURES embedding: {cfg.MODEL.WEIGHTS!r} has no embedding head (not a pretraining checkpoint)"
         )
     return space
 
@@ -54,7 +54,7 @@ def project(
 
 
 def run_knn(cfg: CfgNode, device: torch.device) -> dict:
-    """kNN top-1/top-5 of DATA.VAL against DATA.TRAIN (center crops); writes OUTPUT_DIR/knn.json."""
+    """kNN top-1/top-5 of DATA.VAL_ROOT against DATA.TRAIN_ROOT (center crops); writes OUTPUT_DIR/knn.json."""
     start = time.perf_counter()
     net = load_frozen(cfg, device)
     space = feature_space(cfg, net)
@@ -67,8 +67,8 @@ def run_knn(cfg: CfgNode, device: torch.device) -> dict:
         val["labels"].to(device),
         project(net, train["features"], space, device),
         train["labels"].to(device),
-        cfg.KNN.K,
-        cfg.KNN.TEMPERATURE,
+        cfg.TEST.KNN_K,
+        cfg.TEST.KNN_TEMPERATURE,
     )
-    result = {**acc, "features": space, "k": cfg.KNN.K, "temperature": cfg.KNN.TEMPERATURE}
+    result = {**acc, "features": space, "k": cfg.TEST.KNN_K, "temperature": cfg.TEST.KNN_TEMPERATURE}
     return write_results(cfg, RESULTS, result, len(train_set.classes), (len(train_set), len(val_set)), start)

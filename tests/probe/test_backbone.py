@@ -11,7 +11,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def _alexnet(*opts: object):
     cfg = get_probe_cfg()
-    cfg.merge_from_list(["MODEL.WEIGHTS", "random", "MODEL.ARCH", "alexnet_bn", "MODEL.WIDTH", 0.125, *opts])
+    backbone = ["MODEL.BACKBONE.NAME", "alexnet_bn", "MODEL.BACKBONE.WIDTH", 0.125]
+    cfg.merge_from_list(["MODEL.WEIGHTS", "random", *backbone, *opts])
     return load_frozen(cfg, torch.device("cpu"))
 
 

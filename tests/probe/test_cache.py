@@ -25,7 +25,7 @@ def setup(tmp_path):
         Image.fromarray(rng.integers(0, 255, (40, 44, 3), np.uint8)).save(tmp_path / "img" / p)
     cfg = get_probe_cfg()
     cfg.merge_from_list(["INPUT.SIZE", 32, "INPUT.TEST_RESIZE", 36, "DATA.NUM_WORKERS", 0, "TEST.IMS_PER_BATCH", 4,
-                         "MODEL.WEIGHTS", "random", "MODEL.ARCH", "resnet18", "MODEL.WIDTH", 0.125,
+                         "MODEL.WEIGHTS", "random", "MODEL.BACKBONE.NAME", "resnet18", "MODEL.BACKBONE.WIDTH", 0.125,
                          "FEATURES.CACHE_DIR", str(tmp_path / "cache")])  # fmt: skip
     ds = LabeledImages(str(tmp_path / "img"), paths, [i % 2 for i in range(6)], ["c0", "c1"], probe_test_transform(cfg))
     return cfg, ds, load_frozen(cfg, torch.device("cpu"))

@@ -8,7 +8,9 @@ from fvcore.common.config import CfgNode
 from pretrain.data import InstanceFolder, build_eval_loader
 from pretrain.instdisc import knn_accuracy
 from pretrain.models import EmbeddingModel
-from pretrain.probe import extract_features, fit_linear_probe, probe_accuracy
+
+from .features import extract_features
+from .linear import fit_linear_probe, probe_accuracy
 
 
 def _features(cfg: CfgNode, model: EmbeddingModel, dataset: InstanceFolder, device: torch.device, desc: str) -> dict:

@@ -7,7 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from pretrain.probe.datasets import LabeledImages, folder_split, list_split, places365_split, probe_split
+from pretrain.data.labeled import LabeledImages
+from pretrain.probe.datasets import folder_split, list_split, places365_split, probe_split
 from pretrain.probe.defaults import get_probe_cfg
 from pretrain.probe.transforms import probe_test_transform, probe_train_transform
 from tests.conftest import shared_data

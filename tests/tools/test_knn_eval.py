@@ -5,8 +5,7 @@ import json
 import pytest
 import torch
 
-from pretrain.models.weights import load_model
-from pretrain.probe.backbone import FrozenNetwork
+from pretrain.models.weights import load_frozen
 from pretrain.probe.knn_eval import project
 from tests.probe.helpers import assert_distinct_features, folder_args, load_tool, probe_data
 
@@ -44,10 +43,10 @@ def test_feature_spaces(data, tmp_path):
     assert (pen["features"], emb["features"]) == ("penultimate", "embedding")
     # What must hold is that the two runs compare different vectors; their accuracies can coincide
     # (26 of 400 queries changed correctness on one machine, 13 each way, and top-1 came out equal).
-    loaded = load_model(data["weights"])
-    net = FrozenNetwork(loaded.backbone.eval(), loaded.head.eval(), "test")
+    nets = {space: load_frozen(data["weights"], space=space) for space in ("penultimate", "embedding")}
+    loaded = nets["embedding"]
     feats = torch.randn(8, 1, loaded.backbone.out_channels)
-    rows = {space: project(net, feats, space, torch.device("cpu")) for space in ("penultimate", "embedding")}
+    rows = {space: project(net, feats, torch.device("cpu")) for space, net in nets.items()}
     assert rows["penultimate"].shape == (8, loaded.backbone.out_channels)
     assert rows["embedding"].shape == (8, loaded.head.out_features) != rows["penultimate"].shape
     torch.testing.assert_close(rows["penultimate"], torch.nn.functional.normalize(feats[:, 0], dim=1))

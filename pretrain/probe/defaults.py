@@ -74,7 +74,8 @@ _C.INPUT.STD = (0.229, 0.224, 0.225)
 # ---------------------------------------------------------------------------------------------
 _C.SOLVER = CN()
 _C.SOLVER.IMS_PER_BATCH = 256  # total over all processes
-_C.SOLVER.BASE_LR = 30.0  # as is (the protocol's lr is for batch 256; no linear scaling)
+_C.SOLVER.BASE_LR = 30.0
+_C.SOLVER.REFERENCE_BATCH = 0  # 0: BASE_LR as is at any batch (the protocol's lr; no linear scaling)
 _C.SOLVER.MOMENTUM = 0.9
 _C.SOLVER.WEIGHT_DECAY = 0.0
 _C.SOLVER.EPOCHS = 100
@@ -129,6 +130,7 @@ RULES = {
     "INPUT.STD": POSITIVE,
     "SOLVER.IMS_PER_BATCH": AT_LEAST_ONE,
     "SOLVER.BASE_LR": POSITIVE,
+    "SOLVER.REFERENCE_BATCH": NON_NEGATIVE,
     "SOLVER.MOMENTUM": PROBABILITY,
     "SOLVER.WEIGHT_DECAY": NON_NEGATIVE,
     "SOLVER.EPOCHS": AT_LEAST_ONE,

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pretrain.data.image_folder import find_images
+from pretrain.data.labeled import find_images
 from pretrain.data.masks import MaskFolder
 from pretrain.engine.features import gather_outputs, gather_rows
 from pretrain.instdisc import InstanceDiscrimination, MemoryBank, knn_predict

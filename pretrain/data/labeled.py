@@ -2,7 +2,8 @@
 
 A root, relative paths, integer labels and class names. Probes list it from a class folder, a
 list file or Places365 (``pretrain.probe.datasets``); diagnosis from any folder, labeled by its
-class sub-folders when every image has one (a flat folder such as SOD's ``images/`` is unlabeled). Its
+class sub-folders when every image has one (a flat folder such as SOD's ``images/`` is unlabeled);
+``pretrain.data.InstanceFolder``, the pretraining dataset and the kNN monitor's, is one too. Its
 transform is seeded per (seed, epoch, index), as the pretraining dataset's is, so a probe's
 augmentations do not depend on the number of loader workers and a resumed run replays its epochs
 exactly. Masks mirror the image tree, as ``tools/saliency.py`` writes them.
@@ -21,12 +22,30 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from pretrain.utils.image_io import list_images, load_rgb, mask_path
+from pretrain.utils.image_io import IMAGE_EXTENSIONS, list_images, load_rgb, mask_path
 from pretrain.utils.seed import derive_seed
 
 from .masks import load_mask
 
 UNLABELED = -1
+
+
+def find_images(root: str) -> tuple[list[str], list[int], list[str]]:
+    """Relative paths, labels and class names of ``root/<class>/<...>/<image>``, sorted."""
+    root = os.path.expanduser(root)
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"image folder {root!r} does not exist")
+    classes = sorted(e.name for e in os.scandir(root) if e.is_dir())
+    if not classes:
+        raise FileNotFoundError(f"image folder {root!r} has no class sub-folders (root/<class>/<image>)")
+    paths, labels = [], []
+    for label, name in enumerate(classes):
+        found = list_images(os.path.join(root, name))
+        paths += [os.path.join(name, f) for f in found]
+        labels += [label] * len(found)
+    if not paths:
+        raise FileNotFoundError(f"image folder {root!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+    return paths, labels, classes
 
 
 class LabeledImages(Dataset):

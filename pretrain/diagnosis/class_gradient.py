@@ -14,7 +14,7 @@ import os
 import torch
 from torch import nn
 
-from pretrain.data.labeled import LabeledImages
+from pretrain.data import LabeledImages
 from pretrain.engine.features import whole_image_features
 from pretrain.engine.linear import LinearProbe, fit_linear_probe
 from pretrain.models.frozen import FrozenModel

@@ -29,9 +29,9 @@ import torch
 from fvcore.common.config import CfgNode
 from tqdm import tqdm
 
+from pretrain.data import LabeledImages
 from pretrain.data.build import embedded_spec
 from pretrain.data.embedded import ensure_embedded
-from pretrain.data.labeled import LabeledImages
 from pretrain.models.frozen import FrozenModel, resize
 
 from .class_gradient import class_gradients, fit_classifier, gradient_energy, true_labels

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pretrain.data.labeled import LabeledImages
+from pretrain.data import LabeledImages
 from pretrain.engine.features import whole_image_features
 from pretrain.models.frozen import FrozenModel
 

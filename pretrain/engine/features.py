@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from pretrain.data.labeled import LabeledImages
+from pretrain.data import LabeledImages
 from pretrain.models import EmbeddingModel
 from pretrain.models.frozen import FrozenModel
 from pretrain.utils import comm

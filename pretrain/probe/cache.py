@@ -16,8 +16,7 @@ import os
 import torch
 from fvcore.common.config import CfgNode
 
-from pretrain.data import build_eval_loader
-from pretrain.data.labeled import LabeledImages
+from pretrain.data import LabeledImages, build_eval_loader
 from pretrain.engine.features import crop_features, gather_outputs
 from pretrain.models.frozen import FrozenModel
 from pretrain.utils import comm

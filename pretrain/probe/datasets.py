@@ -10,8 +10,7 @@ from collections.abc import Callable
 
 from fvcore.common.config import CfgNode
 
-from pretrain.data import find_images
-from pretrain.data.labeled import LabeledImages
+from pretrain.data import LabeledImages, find_images
 
 PLACES365_TRAIN_SPLITS = ("train-standard", "train-challenge")
 

@@ -16,8 +16,7 @@ from collections.abc import Iterator
 import torch
 from fvcore.common.config import CfgNode
 
-from pretrain.data import EpochSampler, build_train_loader
-from pretrain.data.labeled import LabeledImages
+from pretrain.data import EpochSampler, LabeledImages, build_train_loader
 from pretrain.engine.linear import fit_linear_probe
 from pretrain.models.frozen import FrozenModel
 from pretrain.utils import comm

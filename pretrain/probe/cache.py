@@ -20,7 +20,7 @@ from pretrain.data import LabeledImages, build_eval_loader
 from pretrain.engine.features import crop_features, gather_outputs
 from pretrain.models.frozen import FrozenModel
 from pretrain.utils import comm
-from pretrain.utils.torch_file import save_atomic
+from pretrain.utils.torch_file import load_torch_file, save_atomic
 
 logger = logging.getLogger("pretrain")
 
@@ -55,9 +55,9 @@ def cache_path(cache_dir: str, key: dict[str, str]) -> str:
 
 def _read(path: str, num_samples: int) -> dict[str, torch.Tensor]:
     try:
-        entry = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"feature cache {path!r} is corrupt ({e}); delete it to extract again") from e
+        entry = load_torch_file(path, "feature cache")
+    except ValueError as e:
+        raise ValueError(f"{e}; delete it to extract again") from e
     if entry["features"].shape[0] != num_samples:
         raise ValueError(f"feature cache {path!r} has {entry['features'].shape[0]} rows, expected {num_samples}")
     return entry

@@ -26,7 +26,7 @@ from PIL import Image
 
 from pretrain.augment.copy_paste import Box
 from pretrain.augment.plan import SamplePlan
-from pretrain.utils.image_io import BadImageError
+from pretrain.utils.image_io import BadImageError, to_8bit
 
 try:
     import simplejpeg
@@ -95,7 +95,8 @@ def decode_rgb(encoded: Encoded, scale: int) -> tuple[Image.Image | np.ndarray, 
     # draft() returns None where it cannot reduce, else (mode, the full image's box at the new scale).
     drafted = img.draft("RGB", (full_w // scale, img.size[1] // scale)) if scale > 1 else None
     img.load()
-    return (img if img.mode == "RGB" else img.convert("RGB")), round(full_w / drafted[1][2]) if drafted else 1
+    rgb = img if img.mode == "RGB" else to_8bit(img).convert("RGB")  # 16-bit and float scaled, as load_rgb does
+    return rgb, round(full_w / drafted[1][2]) if drafted else 1
 
 
 def resize_box(image: Image.Image | np.ndarray, box: Box, scale: int, size: tuple[int, int]) -> np.ndarray:

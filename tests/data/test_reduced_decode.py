@@ -1,4 +1,4 @@
-"""Reduced-size decoding: libjpeg-turbo's bindings (the optional simplejpeg) against PIL, pixel for pixel."""
+"""Reduced-size decoding: libjpeg-turbo's bindings (optional simplejpeg) against PIL, pixel for pixel; PIL's path."""
 
 import os
 
@@ -10,8 +10,9 @@ from pretrain.augment.plan import Planner
 from pretrain.config import load_config
 from pretrain.data import BadImageError
 from pretrain.data import reduced_decode as rd
+from pretrain.utils.image_io import load_rgb
 
-pytest.importorskip("simplejpeg")
+turbo = pytest.mark.skipif(rd.simplejpeg is None, reason="the optional simplejpeg is not installed")
 
 
 def _files(photos, tmp_path):
@@ -34,6 +35,7 @@ def _decode_all(paths, scales):
     return out
 
 
+@turbo
 def test_turbo_decodes_pils_pixels_at_every_reduction(photos, tmp_path, monkeypatch):
     paths = _files(photos, tmp_path)
     turbo = _decode_all(paths, (1, 2, 4, 8))
@@ -47,6 +49,7 @@ def test_turbo_decodes_pils_pixels_at_every_reduction(photos, tmp_path, monkeypa
     assert taken == {os.path.basename(p) for p in paths[:3]} | {"gray.jpg"}  # CMYK and PNG: PIL
 
 
+@turbo
 def test_turbo_crops_are_pils_crops(photos, tmp_path, monkeypatch):
     """read_crop end to end (plan, reduction, OpenCV or PIL resize): the same crop and plan either way."""
     planner = Planner(load_config("", ["INPUT.CROP_SCALE", "(0.05, 1.0)"]))
@@ -66,7 +69,7 @@ def test_turbo_crops_are_pils_crops(photos, tmp_path, monkeypatch):
     assert {1, 2, 4} <= scales  # enlarged, shrunk and reduced crops all compared
 
 
-@pytest.mark.parametrize("decoder", ["turbo", "pil"])
+@pytest.mark.parametrize("decoder", [pytest.param("turbo", marks=turbo), "pil"])
 def test_a_damaged_jpeg_is_reported_as_pil_reports_it(photos, tmp_path, monkeypatch, decoder):
     if decoder == "pil":
         monkeypatch.setattr(rd, "simplejpeg", None)
@@ -75,3 +78,15 @@ def test_a_damaged_jpeg_is_reported_as_pil_reports_it(photos, tmp_path, monkeypa
         (tmp_path / name).write_bytes(content)
         with pytest.raises(BadImageError, match=name):
             rd.read_crop(str(tmp_path / name), lambda s: Planner(load_config("", [])).plan(0, 0, 0, s), (224, 224))
+
+
+def test_16_bit_and_float_images_are_scaled_as_the_reference_path_scales_them(tmp_path, monkeypatch):
+    """A 16-bit grayscale PNG is not clipped to white on the fast path: the same 8-bit image as load_rgb's."""
+    monkeypatch.setattr(rd, "simplejpeg", None)
+    ramp = np.tile(np.linspace(0, 65535, 300).astype(np.uint16), (200, 1))
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    path = str(tmp_path / "deep.png")
+    planner = Planner(load_config("", []))
+    crop, plan, _ = rd.read_crop(path, lambda s: planner.plan(0, 0, 0, s), planner.size)
+    assert np.array_equal(crop, rd.resize_box(load_rgb(path), plan.box, 1, planner.size))
+    assert 0 < crop.mean() < 250

@@ -43,7 +43,7 @@ import torch  # noqa: E402
 from pretrain.benchmark import loader as bench  # noqa: E402
 from pretrain.config import load_config  # noqa: E402
 from pretrain.config.defaults import BACKENDS  # noqa: E402
-from pretrain.data import build_train_batches, build_train_dataset  # noqa: E402
+from pretrain.data import build_train_batches, build_train_dataset, reduced_decode  # noqa: E402
 from pretrain.engine import Trainer  # noqa: E402
 from pretrain.saliency.batch import compute_masks  # noqa: E402
 
@@ -113,6 +113,7 @@ def main() -> None:
     for result, cfg, (loader, _) in zip(results, configs, loaders, strict=True):
         result |= {"workers": args.workers, "batch": args.batch, "images": batches * args.batch, "warmup": warmup}
         result |= {"data": data, "masks": masks, "device": str(device), "load_average": os.getloadavg()}
+        result["jpeg_decoder"] = "simplejpeg" if reduced_decode.simplejpeg else "PIL"
         if result["backend"] == "gpu":
             result["device_images_per_s"] = bench.device_rate(cfg, loader, device)
             if args.breakdown:
@@ -143,8 +144,8 @@ def _pair(best: float, median: float) -> str:
 def print_table(rows: list[dict], args: argparse.Namespace, batches: int) -> None:
     print(
         f"\n{batches * args.batch} images x {args.repeats} passes (interleaved), {args.workers} workers, "
-        f"batch {args.batch}; per core: images per CPU second of the loaders; load average "
-        + " ".join(f"{x:.1f}" for x in os.getloadavg())
+        f"batch {args.batch}, gpu backend's JPEGs decoded by {rows[0]['jpeg_decoder']}; per core: images per CPU "
+        "second of the loaders; load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
     )
     head = ("backend", "setting", "best/s", "median/s", "core best", "core med", "pasted", "ovh core", "ovh wall")
     print(f"{head[0]:<9}{head[1]:<22}" + "".join(f"{h:>11}" for h in head[2:]) + f"{'device/s':>10}{'train/s':>10}")

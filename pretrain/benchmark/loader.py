@@ -19,13 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader, default_collate
 
 from pretrain.augment.batched import PhotometricAugmentation
 from pretrain.augment.copy_paste import Composite
 from pretrain.data.image_folder import FastInstanceFolder
-from pretrain.data.reduced_decode import decode_rgb, plan_draft, resize_box
+from pretrain.data.reduced_decode import decode_rgb, draft_scale, open_encoded, resize_box
 from pretrain.data.sampler import EpochSampler
 from pretrain.utils.image_io import list_images
 
@@ -165,12 +164,13 @@ def stage_breakdown(dataset: FastInstanceFolder, batch: int, epochs: int = 1) ->
         items = []
         for i in range(len(dataset)):
             t0 = clock()
-            with Image.open(dataset.path(i)) as img:
-                plan, full_size, scale = plan_draft(img, lambda s, i=i: dataset.plan(i, s), size)
-                t1 = clock()
-                rgb = decode_rgb(img)
-                t2 = clock()
-                crop = resize_box(rgb, plan.box, scale, size)
+            encoded = open_encoded(dataset.path(i))
+            full_size = encoded.size
+            plan = dataset.plan(i, full_size)
+            t1 = clock()
+            rgb, scale = decode_rgb(encoded, draft_scale(plan.box, size))
+            t2 = clock()
+            crop = resize_box(rgb, plan.box, scale, size)
             t3 = t4 = clock()
             status = plan.coin
             if plan.paste is not None:

@@ -44,7 +44,8 @@ def test_aggregate_over_seeds():
     assert summary["rbd"]["linear_top1"]["mean"] == 52.0
     assert summary["rbd"]["linear_top1"]["std"] == pytest.approx(2.828427)
     assert summary["rbd"]["knn_top1"]["values"] == [40.0, 44.0]
-    assert summary["baseline"]["knn_top1"] == {"mean": 39.0, "std": 0.0, "values": [39.0]}
+    assert summary["rbd"]["linear_top1"]["high"] == pytest.approx(52.0 + 12.706 * 2.828427 / 2**0.5)
+    assert summary["baseline"]["knn_top1"] == {"mean": 39.0, "std": 0.0, "low": 39.0, "high": 39.0, "values": [39.0]}
 
 
 def test_panel_layout_is_the_papers_with_our_rows_above():
@@ -56,13 +57,16 @@ def test_panel_layout_is_the_papers_with_our_rows_above():
             "",
             "|  | A | B |",
             "|---|---|---|",
-            "| linear top-1 here | 52.0 ± 2.8 | - |",
-            "| kNN top-1 here | 42.0 ± 2.8 | - |",
+            "| linear top-1 here | 52.0 ± 25.4 | - |",  # the 95% t interval of 2 seeds: 12.7 std / sqrt(2)
+            "| kNN top-1 here | 42.0 ± 25.4 | - |",
             "| paper (ImageNet linear) | 59.3 | 57.8 |",
         ]
     )
     one_seed = format_panel(panel, aggregate({"gs": [{"linear_top1": 47.25, "knn_top1": 30.0}]}))
     assert "| linear top-1 here | - | 47.2 |" in one_seed  # one seed: no spread shown
+    assert "localization" not in one_seed  # its row appears only where runs were scored
+    scored = format_panel(panel, aggregate({"gs": [{"linear_top1": 47.0, "knn_top1": 30.0, "localization": 41.0}]}))
+    assert "| localization score here | - | 41.0 |" in scored
 
 
 def test_table2_has_the_papers_panels_and_numbers():

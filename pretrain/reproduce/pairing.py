@@ -105,8 +105,9 @@ def format_comparisons(comparisons: dict[str, dict[str, dict[str, Any]]], refere
     for arm, gains in comparisons.items():
         for metric, g in gains.items():
             per_seed = ", ".join(f"{d:+.1f}" for d in g["differences"])
+            interval = f"{g['low']:+.2f} to {g['high']:+.2f}" if g["n"] > 1 else "- (one seed)"
             lines.append(
                 f"| {arm} - {reference} | {names.get(metric, metric)} | {g['n']} | {g['mean']:+.2f} "
-                f"| {g['low']:+.2f} to {g['high']:+.2f} | {g['positive']}/{g['n']} | {per_seed} |"
+                f"| {interval} | {g['positive']}/{g['n']} | {per_seed} |"
             )
     return "\n".join(lines)

@@ -129,6 +129,16 @@ PRESETS: dict[str, Preset] = {
         6,
         "R18 x0.5, 64 px, 100 epochs of the demo set or 250 of caltech20, 3 seeds, 6 runs at a time",
     ),
+    # The main command: both arms of the demo on the same draws, side by side (one seed: an anecdote,
+    # the evidence preset has the interval).
+    "demo": Preset(
+        {"embedded": 40},
+        ("TEST.KNN_PERIOD", "0"),
+        (0,),
+        2,
+        "the demo (R18 x0.25, 64 px, 40 epochs), InstDisc and RBD copy-paste on the same draws, side by side",
+        {"embedded": ("baseline", "rbd")},
+    ),
     # The claim and its control, paired over 5 seeds, within an hour on 2 CPU cores: 25 demo-sized
     # runs, two at a time on one core each (small convolutions gain little from a second thread).
     "evidence": Preset(

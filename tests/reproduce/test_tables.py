@@ -21,6 +21,7 @@ from pretrain.reproduce import (
     plan_runs,
     preset_opts,
     read_result,
+    select_panels,
     table_settings,
 )
 
@@ -127,7 +128,7 @@ def test_presets_give_caltech20_as_many_steps_as_the_embedded_set():
     embedded = ["SOLVER.EPOCHS", "30", "SOLVER.STEPS", "(22, 27)", "TEST.KNN_PERIOD", "0"]
     assert preset_opts(reduced, "embedded") == embedded
     assert preset_opts(reduced, "caltech20")[:4] == ["SOLVER.EPOCHS", "75", "SOLVER.STEPS", "(56, 68)"]
-    for preset in PRESETS.values():  # 2,000 images (31 steps of 64) against 800 (12 steps)
+    for preset in (p for p in PRESETS.values() if "caltech20" in p.epochs):  # 2,000 images (31 steps) vs 800 (12)
         steps = preset.epochs["embedded"] * (2000 // 64), preset.epochs["caltech20"] * (800 // 64)
         assert abs(steps[1] / steps[0] - 1) < 0.05
     with pytest.raises(ValueError, match="unknown dataset 'voc'"):
@@ -142,3 +143,12 @@ def test_a_result_from_other_overrides_is_refused(tmp_path):
         json.dump({"opts": ["SOLVER.EPOCHS", "6"], "linear_top1": 50.0}, f)
     with pytest.raises(ValueError, match="other overrides"):
         read_result(run)
+
+
+def test_presets_name_their_data_sets_and_panels():
+    assert PRESETS["reduced"].datasets == ("embedded",) and PRESETS["evidence"].datasets == ("embedded", "caltech20")
+    evidence = PRESETS["evidence"]
+    assert len(evidence.seeds) >= 5 and evidence.settings["embedded"] == ("baseline", "rbd", "true")
+    (panel,) = select_panels(list(evidence.settings["embedded"]))  # (b)-(d) would hold RBD alone
+    assert [c.label for c in panel.columns] == ["InstDisc", "RBD", "true masks (BASNet)"]
+    assert select_panels(["gaussian"]) == ()

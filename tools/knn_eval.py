@@ -2,8 +2,8 @@
 """Weighted kNN evaluation (k 200, T 0.07 by default) of a frozen network on a train and a val set.
 
     python tools/knn_eval.py --dataset folder MODEL.WEIGHTS output/pretrain/checkpoint_last.pth \\
-        DATA.TRAIN /data/imagenet/train DATA.VAL /data/imagenet/val KNN.K 200 KNN.TEMPERATURE 0.07
-    torchrun --nproc_per_node 8 tools/knn_eval.py --dataset imagenet MODEL.WEIGHTS r50.pth KNN.FEATURES penultimate
+        DATA.TRAIN_ROOT /data/imagenet/train DATA.VAL_ROOT /data/imagenet/val TEST.KNN_K 200 TEST.KNN_TEMPERATURE 0.07
+    torchrun --nproc_per_node 8 tools/knn_eval.py --dataset imagenet MODEL.WEIGHTS r50.pth TEST.KNN_FEATURES penultimate
 
 Writes OUTPUT_DIR/knn.json (top-1, top-5). Features come from (and go to) the same cache as the
 linear probe's (FEATURES.CACHE_DIR), so a kNN after a fast probe extracts nothing.

@@ -2,9 +2,10 @@
 """Linear probe on a frozen backbone: the paper's protocol (SGD lr 30, 100 epochs) or the fast cached-feature probe.
 
     python tools/linear_probe.py --dataset imagenet MODEL.WEIGHTS output/pretrain/checkpoint_last.pth \\
-        DATA.TRAIN /data/imagenet/train DATA.VAL /data/imagenet/val
+        DATA.TRAIN_ROOT /data/imagenet/train DATA.VAL_ROOT /data/imagenet/val
     torchrun --nproc_per_node 8 tools/linear_probe.py --dataset places205 MODEL.WEIGHTS r50.pth DATA.ROOT ...
-    python tools/linear_probe.py --dataset folder MODEL.WEIGHTS r50.pth DATA.TRAIN A DATA.VAL B FAST.ENABLED True
+    python tools/linear_probe.py --dataset folder MODEL.WEIGHTS r50.pth DATA.TRAIN_ROOT A DATA.VAL_ROOT B \\
+        FAST.ENABLED True
     python tools/linear_probe.py --dataset imagenet --resume MODEL.WEIGHTS ...  # from OUTPUT_DIR/probe_last.pth
 
 Writes OUTPUT_DIR/linear_probe.json (top-1, top-5), metrics.jsonl, log.txt and config.yaml.

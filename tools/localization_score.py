@@ -30,9 +30,8 @@ import torch
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
 
 from pretrain.config import load_config  # noqa: E402
+from pretrain.data.labeled import LabeledImages  # noqa: E402
 from pretrain.diagnosis.class_gradient import TARGETS  # noqa: E402
-from pretrain.diagnosis.frozen_model import load_models, model_spec  # noqa: E402
-from pretrain.diagnosis.image_set import ImageSet  # noqa: E402
 from pretrain.diagnosis.localization import (  # noqa: E402
     ScoreSet,
     embedded_score_set,
@@ -41,6 +40,7 @@ from pretrain.diagnosis.localization import (  # noqa: E402
     paired_differences,
     score_models,
 )
+from pretrain.diagnosis.models import load_models, model_spec  # noqa: E402
 from pretrain.utils.atomic import write_json  # noqa: E402
 from pretrain.utils.cli import parse_with_overrides  # noqa: E402
 
@@ -68,10 +68,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def score_sets(args: argparse.Namespace) -> list[ScoreSet]:
     sets = [] if args.no_embedded else [embedded_score_set(load_config(args.config_file, args.opts), args.limit)]
     if args.images:
-        images = ImageSet.from_folder(args.images, args.limit)
+        images = LabeledImages.from_folder(args.images, args.limit)
         target = args.target or ("true" if images.labeled else "predicted")
         name = os.path.join(*os.path.normpath(args.images).split(os.sep)[-2:])  # e.g. sod-dev/images
-        sets.append(ScoreSet(name, ImageSet.from_folder(args.train), images, args.masks, target))
+        sets.append(ScoreSet(name, LabeledImages.from_folder(args.train), images, args.masks, target))
     return sets
 
 

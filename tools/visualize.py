@@ -32,10 +32,11 @@ import torch
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
 
 from pretrain.augment.backgrounds import texture_source  # noqa: E402
+from pretrain.data.labeled import LabeledImages  # noqa: E402
 from pretrain.diagnosis.class_gradient import TARGETS, classifier_for  # noqa: E402
-from pretrain.diagnosis.frozen_model import SPACES, load_models  # noqa: E402
-from pretrain.diagnosis.image_set import ImageSet  # noqa: E402
+from pretrain.diagnosis.models import load_models  # noqa: E402
 from pretrain.diagnosis.neighbors import model_neighbors  # noqa: E402
+from pretrain.models.frozen import SPACES  # noqa: E402
 from pretrain.saliency import build_saliency, small_image_options  # noqa: E402
 from pretrain.utils.image_io import list_images, load_rgb  # noqa: E402
 from pretrain.visualize.copy_paste import copy_paste_figure, load_sample  # noqa: E402
@@ -122,11 +123,11 @@ def copy_paste(args: argparse.Namespace) -> None:
     save(figure, args.out, f"{len(samples)} images")
 
 
-def rows(folder: str, args: argparse.Namespace) -> ImageSet:
+def rows(folder: str, args: argparse.Namespace) -> LabeledImages:
     """The images of ``folder`` that the figure shows, one per row."""
     if args.num < 1:
         raise ValueError(f"--num must be at least 1, got {args.num}")
-    images = ImageSet.from_folder(folder)
+    images = LabeledImages.from_folder(folder)
     return images.subset(pick(list(range(len(images))), args.num, args.seed, args.random))
 
 
@@ -145,7 +146,7 @@ def save(figure: np.ndarray, out: str, what: str) -> None:
 
 
 def neighbors(args: argparse.Namespace) -> None:
-    queries, gallery = rows(args.queries, args), ImageSet.from_folder(args.gallery)
+    queries, gallery = rows(args.queries, args), LabeledImages.from_folder(args.gallery)
     found = {
         m.name: model_neighbors(m, queries, gallery, args.k, device())
         for m in load_models(args.model, args.size, args.space)
@@ -160,7 +161,7 @@ def neighbors(args: argparse.Namespace) -> None:
 def gradients(args: argparse.Namespace) -> None:
     images = rows(args.images, args)
     target = args.target or ("true" if images.labeled else "predicted")
-    train = ImageSet.from_folder(args.train) if args.train else None
+    train = LabeledImages.from_folder(args.train) if args.train else None
     explained = [
         Explained(m, *classifier_for(m, train, args.classifiers or "", device()))
         for m in load_models(args.model, args.size)

@@ -36,10 +36,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pretrain.data.image_folder import find_images
+from pretrain.data.labeled import find_images
 from pretrain.data.masks import MaskFolder
+from pretrain.engine.features import gather_outputs, gather_rows
 from pretrain.instdisc import InstanceDiscrimination, MemoryBank, knn_predict
-from pretrain.probe.features import gather_outputs, gather_rows
 from pretrain.saliency.batch import compute_masks
 from pretrain.utils.image_io import mask_path
 

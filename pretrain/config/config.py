@@ -17,9 +17,14 @@ def get_cfg() -> CfgNode:
     return _C.clone()
 
 
-def _check_keys(node: CfgNode, keys: Sequence[str]) -> None:
-    """fvcore's own message for an unknown key is terse; name the key and the nearest valid ones."""
+def _check_keys(node: CfgNode, keys: Sequence[str], renamed: Mapping[str, str]) -> None:
+    """fvcore's own message for an unknown key is terse; name the key and the nearest valid ones.
+
+    A key of an older vocabulary (``renamed``: old name -> new name) names its new name instead.
+    """
     for key in keys:
+        if key in renamed:
+            raise KeyError(f"config key {key!r} was renamed {renamed[key]}: use {renamed[key]}")
         sub = node
         parts = key.split(".")
         for depth, part in enumerate(parts):
@@ -74,24 +79,26 @@ def load_config(
     opts: Sequence[str] = (),
     defaults: CfgNode | None = None,
     rules: Mapping[str, OneOf | Within] | None = None,
+    renamed: Mapping[str, str] | None = None,
 ) -> CfgNode:
     """Defaults <- ``config_file`` (with ``_BASE_`` chains) <- ``KEY VALUE`` ``opts``, checked and frozen.
 
     Any key that the defaults do not define is an error naming that key, and so is a value
-    that breaks its rule (a choice or a range). ``defaults`` and ``rules`` are pretraining's
-    unless another job (the probes) passes its own.
+    that breaks its rule (a choice or a range), and a key of ``renamed`` (old name -> new name)
+    says what it is called now. ``defaults`` and ``rules`` are pretraining's unless another job
+    (the probes) passes its own.
     """
     cfg = get_cfg() if defaults is None else defaults.clone()
     if config_file:
         loaded = CfgNode.load_yaml_with_base(config_file, allow_unsafe=False)
         try:
-            _check_keys(cfg, _flatten(loaded))
+            _check_keys(cfg, _flatten(loaded), renamed or {})
         except KeyError as e:
             raise KeyError(f"{config_file}: {e.args[0]}") from None
         cfg.merge_from_other_cfg(CfgNode(_ints_as_floats(cfg, loaded)))
     if len(opts) % 2:
         raise ValueError(f"overrides come in KEY VALUE pairs, got an odd number: {list(opts)}")
-    _check_keys(cfg, opts[0::2])
+    _check_keys(cfg, opts[0::2], renamed or {})
     values = [_int_as_float(_default(cfg, key), value) for key, value in zip(opts[0::2], opts[1::2], strict=True)]
     cfg.merge_from_list([x for pair in zip(opts[0::2], values, strict=True) for x in pair])
     check_config(cfg, RULES if rules is None else rules, config_file)

@@ -1,4 +1,4 @@
-"""Data: image folders of instances and their masks, the embedded default set, samplers, the resident set."""
+"""Data: labeled image folders, their instances and masks, the embedded default set, samplers, the resident set."""
 
 from .build import (
     build_eval_dataset,
@@ -9,7 +9,8 @@ from .build import (
     dataset_roots,
 )
 from .embedded import EmbeddedSpec, ensure_embedded
-from .image_folder import BadImageError, InstanceFolder, find_images, load_rgb
+from .image_folder import BadImageError, InstanceFolder, load_rgb
+from .labeled import LabeledImages, find_images
 from .sampler import EpochSampler
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "EmbeddedSpec",
     "EpochSampler",
     "InstanceFolder",
+    "LabeledImages",
     "build_eval_dataset",
     "build_eval_loader",
     "build_train_batches",

@@ -17,37 +17,19 @@ import numpy as np
 import torch
 from fvcore.common.config import CfgNode
 from PIL import Image
-from torch.utils.data import Dataset
 
 from pretrain.augment.backgrounds import Backgrounds, ImageBackgrounds
 from pretrain.augment.copy_paste import COUNTED, Composite, CopyPaste
 from pretrain.augment.plan import Planner, SamplePlan
 from pretrain.augment.reference import ReferenceAugmentation
-from pretrain.utils.image_io import IMAGE_EXTENSIONS, BadImageError, list_images, load_rgb
+from pretrain.utils.image_io import BadImageError, load_rgb
 from pretrain.utils.seed import derive_seed
 
+from .labeled import LabeledImages, find_images
 from .masks import MaskFolder
 from .reduced_decode import read_crop
 
 T = TypeVar("T")
-
-
-def find_images(root: str) -> tuple[list[str], list[int], list[str]]:
-    """Relative paths, labels and class names of ``root/<class>/<...>/<image>``, sorted."""
-    root = os.path.expanduser(root)
-    if not os.path.isdir(root):
-        raise FileNotFoundError(f"image folder {root!r} does not exist")
-    classes = sorted(e.name for e in os.scandir(root) if e.is_dir())
-    if not classes:
-        raise FileNotFoundError(f"image folder {root!r} has no class sub-folders (root/<class>/<image>)")
-    paths, labels = [], []
-    for label, name in enumerate(classes):
-        found = list_images(os.path.join(root, name))
-        paths += [os.path.join(name, f) for f in found]
-        labels += [label] * len(found)
-    if not paths:
-        raise FileNotFoundError(f"image folder {root!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
-    return paths, labels, classes
 
 
 def replacement_order(seed: int, epoch: int, index: int, size: int) -> Iterator[int]:
@@ -100,8 +82,10 @@ def resolve_batch(
     return out
 
 
-class InstanceFolder(Dataset):
+class InstanceFolder(LabeledImages):
     """``root/<class>/<image>`` -> ``{"image", "index", "label", "bad", <copy-paste counts>}``.
+
+    The labeled images of every evaluation (:class:`LabeledImages`), as instances for pretraining.
 
     With ``skip_bad`` an unreadable file is replaced by a readable one drawn by
     :func:`resolve_batch` (its own index is returned, so the bank stays consistent, and none that
@@ -125,13 +109,9 @@ class InstanceFolder(Dataset):
         texture: Backgrounds | None = None,
         augmentation: CfgNode | None = None,
     ) -> None:
-        self.root = os.path.expanduser(root)
-        self.paths, labels, self.classes = find_images(self.root)
-        self.labels = torch.tensor(labels, dtype=torch.long)
-        self.transform = transform
+        root = os.path.expanduser(root)
+        super().__init__(root, *find_images(root), transform, seed)
         self.skip_bad = skip_bad
-        self.seed = seed
-        self.epoch = 0
         self.known_bad: set[int] = set()  # unreadable files met by this process
         self.copy_paste = copy_paste if copy_paste is not None and copy_paste.prob > 0 else None
         self.masks = MaskFolder(mask_root, self.paths, allow_missing_masks) if self.copy_paste else None
@@ -141,13 +121,6 @@ class InstanceFolder(Dataset):
             source = ImageBackgrounds(len(self), self._image, self._mask) if image else texture
             self.planner = Planner(augmentation, self.copy_paste, source)
             self.augment = ReferenceAugmentation(augmentation, self.copy_paste, self.planner.backgrounds)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Augmentations of epoch ``epoch`` (call before creating the DataLoader iterator)."""
-        self.epoch = epoch
 
     def path(self, index: int) -> str:
         return os.path.join(self.root, self.paths[index])

@@ -1,9 +1,9 @@
 """Class-score gradients in pixel space (the paper's Figs. 7-13, after Simonyan et al.'s saliency maps).
 
 A linear classifier is fitted on the frozen model's penultimate features of a labeled folder
-(``pretrain.probe.fit_linear_probe``); the score (logit) of one class per image is then
-back-propagated through the classifier and the frozen backbone, in eval mode, to the input
-pixels. Where the gradient is large, changing the pixels changes the class score: that is
+(``pretrain.engine.linear.fit_linear_probe``); the score (logit) of one class per image is then
+back-propagated through the classifier, the frozen backbone (in eval mode) and the input
+normalization to the pixels. Where the gradient is large, changing the pixels changes the class score: that is
 where the model looks when it decides the class.
 """
 
@@ -14,21 +14,20 @@ import os
 import torch
 from torch import nn
 
-from pretrain.probe import LinearProbe, extract_features, fit_linear_probe
-from pretrain.utils.torch_file import save_atomic
-
-from .frozen_model import FrozenModel
-from .image_set import ImageSet
+from pretrain.data import LabeledImages
+from pretrain.engine.features import whole_image_features
+from pretrain.engine.linear import LinearProbe, fit_linear_probe
+from pretrain.models.frozen import FrozenModel
+from pretrain.utils.torch_file import load_torch_file, save_atomic
 
 TARGETS = ("true", "predicted")
 
 
-def fit_classifier(model: FrozenModel, images: ImageSet, device: torch.device, batch_size: int = 64) -> LinearProbe:
+def fit_classifier(model: FrozenModel, images: LabeledImages, device: torch.device) -> LinearProbe:
     """A linear classifier on ``model``'s penultimate features of the labeled ``images``."""
     if not images.labeled or len(images.classes) < 2:
         raise ValueError(f"the classifier needs a folder of class sub-folders (at least 2), got {images.root!r}")
-    loader = images.loader(model.pixels, batch_size)
-    data = extract_features(model.to(device), loader, len(images), device, desc=f"{model.name} features")
+    data = whole_image_features(model, images, device, desc=f"{model.name} features")
     return fit_linear_probe(data["features"], data["labels"], len(images.classes)).cpu()
 
 
@@ -38,11 +37,11 @@ def save_classifier(probe: LinearProbe, classes: list[str], path: str) -> None:
 
 def load_classifier(path: str, model: FrozenModel) -> tuple[LinearProbe, list[str]]:
     """A classifier written by :func:`save_classifier`; it must fit ``model``'s feature width."""
+    obj = load_torch_file(path, "classifier")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
         state, classes = obj["state_dict"], obj["classes"]
-    except Exception as e:  # missing, unpickling, zip and key errors all mean "not a classifier file"
-        raise ValueError(f"cannot read classifier {path!r}: {e}") from e
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"cannot read classifier {path!r}: no {e}") from e
     probe = LinearProbe(state["mean"], state["std"], len(classes))
     if state["mean"].numel() != model.backbone.out_channels:
         raise ValueError(
@@ -54,7 +53,7 @@ def load_classifier(path: str, model: FrozenModel) -> tuple[LinearProbe, list[st
 
 
 def classifier_for(
-    model: FrozenModel, train: ImageSet | None, cache_dir: str, device: torch.device
+    model: FrozenModel, train: LabeledImages | None, cache_dir: str, device: torch.device
 ) -> tuple[LinearProbe, list[str]]:
     """``cache_dir/<model name>.pth`` if it exists, else fitted on ``train`` (and saved there when given)."""
     path = os.path.join(cache_dir, f"{model.name}.pth") if cache_dir else ""
@@ -68,14 +67,14 @@ def classifier_for(
     return probe, train.classes
 
 
-def true_labels(classes: list[str], images: ImageSet) -> torch.Tensor:
+def true_labels(classes: list[str], images: LabeledImages) -> torch.Tensor:
     """The classifier's index of every image's class folder; a flat folder or an unknown class is an error."""
     if not images.labeled:
         raise ValueError(f"target 'true' needs class sub-folders; {images.root!r} is flat: use 'predicted'")
     unknown = sorted(set(images.classes) - set(classes))
     if unknown:
         raise ValueError(f"{images.root!r} has classes {unknown} that the classifier does not know ({classes})")
-    return torch.tensor([classes.index(images.classes[label]) for label in images.labels])
+    return torch.tensor([classes.index(images.classes[label]) for label in images.labels.tolist()])
 
 
 def class_gradients(
@@ -84,12 +83,13 @@ def class_gradients(
     """(d score / d pixels as N x 3 x H x W, the class whose score it is, N).
 
     The score is the classifier's logit of ``labels`` (the true classes) or, without them, of
-    the predicted class. Images do not interact in eval mode, so one backward pass serves all.
+    the predicted class; ``pixels`` are in [0, 1] (``model.pixels``). Images do not interact in eval
+    mode, so one backward pass serves all.
     """
     model.eval()
     with torch.enable_grad():
         x = pixels.detach().clone().requires_grad_(True)
-        logits = classifier(model(x))
+        logits = classifier(model(model.normalize(x)))
         target = logits.argmax(1) if labels is None else labels.to(logits.device)
         (grad,) = torch.autograd.grad(logits.gather(1, target[:, None]).sum(), x)
     return grad, target

@@ -29,12 +29,12 @@ import torch
 from fvcore.common.config import CfgNode
 from tqdm import tqdm
 
+from pretrain.data import LabeledImages
 from pretrain.data.build import embedded_spec
 from pretrain.data.embedded import ensure_embedded
+from pretrain.models.frozen import FrozenModel, resize
 
 from .class_gradient import class_gradients, fit_classifier, gradient_energy, true_labels
-from .frozen_model import FrozenModel, resize
-from .image_set import ImageSet
 
 
 def localization_score(energy: torch.Tensor, foreground: torch.Tensor) -> torch.Tensor:
@@ -64,7 +64,7 @@ def score_images(
     model: FrozenModel,
     classifier: torch.nn.Module,
     classes: list[str],
-    images: ImageSet,
+    images: LabeledImages,
     mask_root: str,
     target: str,
     device: torch.device,
@@ -92,7 +92,7 @@ def score_images(
         energy = gradient_energy(grad).cpu()
         scores.append(localization_score(energy, fg[keep]))
         chances.append(chance_level(fg[keep]))
-        names += [images.relpaths[i] for i, k in zip(batch, keep.tolist(), strict=True) if k]
+        names += [images.paths[i] for i, k in zip(batch, keep.tolist(), strict=True) if k]
     if not scores:
         raise ValueError(f"no mask under {mask_root!r} has any foreground at {model.size} px: nothing to score")
     return summarize(torch.cat(scores), torch.cat(chances), names, target, empty, model.size)
@@ -176,8 +176,8 @@ class ScoreSet:
     """Images with true masks to score on, and the labeled folder each model's classifier is fitted on."""
 
     name: str
-    train: ImageSet
-    images: ImageSet
+    train: LabeledImages
+    images: LabeledImages
     mask_root: str
     target: str
 
@@ -185,10 +185,10 @@ class ScoreSet:
 def embedded_score_set(cfg: CfgNode, limit: int = 0) -> ScoreSet:
     """The embedded set of ``cfg`` (DATA.EMBEDDED.*): classifier on train, true classes and masks of val."""
     root = ensure_embedded(embedded_spec(cfg), cfg.DATA.EMBEDDED.CACHE_DIR)
-    val = ImageSet.from_folder(os.path.join(root, "val"))
+    val = LabeledImages.from_folder(os.path.join(root, "val"))
     if limit > 0:  # an even share of every class, not the first class only
         val = val.subset(list(range(0, len(val), max(1, len(val) // limit)))[:limit])
-    train = ImageSet.from_folder(os.path.join(root, "train"))
+    train = LabeledImages.from_folder(os.path.join(root, "train"))
     return ScoreSet("embedded val", train, val, os.path.join(root, "masks", "val"), "true")
 
 

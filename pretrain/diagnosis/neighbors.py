@@ -5,10 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pretrain.probe import extract_features
-
-from .frozen_model import FrozenModel
-from .image_set import ImageSet
+from pretrain.data import LabeledImages
+from pretrain.engine.features import whole_image_features
+from pretrain.models.frozen import FrozenModel
 
 
 def nearest_neighbors(queries: torch.Tensor, gallery: torch.Tensor, k: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
@@ -20,11 +19,10 @@ def nearest_neighbors(queries: torch.Tensor, gallery: torch.Tensor, k: int = 3) 
 
 
 def model_neighbors(
-    model: FrozenModel, queries: ImageSet, gallery: ImageSet, k: int, device: torch.device
+    model: FrozenModel, queries: LabeledImages, gallery: LabeledImages, k: int, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`nearest_neighbors` of ``queries`` in ``gallery``, in ``model``'s embedding (or penultimate) space."""
-    model = model.to(device)
-    q = extract_features(model, queries.loader(model.pixels), len(queries), device, f"{model.name} queries")
-    g = extract_features(model, gallery.loader(model.pixels), len(gallery), device, f"{model.name} gallery")
+    q = whole_image_features(model, queries, device, f"{model.name} queries")
+    g = whole_image_features(model, gallery, device, f"{model.name} gallery")
     sims, idx = nearest_neighbors(q["embeddings"], g["embeddings"], k)
     return sims.cpu(), idx.cpu()

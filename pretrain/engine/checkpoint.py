@@ -14,11 +14,15 @@ from pretrain.utils.torch_file import load_torch_file
 LAST = "checkpoint_last.pth"
 
 
-def load_checkpoint(path: str) -> dict[str, Any]:
-    """Load on the CPU; a missing, truncated or foreign file is an error naming it."""
-    ckpt = load_torch_file(path, "checkpoint")
+def load_checkpoint(path: str, what: str = "pretraining checkpoint") -> dict[str, Any]:
+    """Load on the CPU; a missing, truncated or foreign file is an error naming it and ``what`` it should be.
+
+    Pretraining and linear-probe checkpoints share this layout: "model" and "optimizer" state,
+    "epoch", "config", each written atomically by rank 0 after an epoch.
+    """
+    ckpt = load_torch_file(path, what)
     if not isinstance(ckpt, dict) or "model" not in ckpt:
-        raise ValueError(f"checkpoint {path!r} is not a dilo pretraining checkpoint (no 'model' entry)")
+        raise ValueError(f"{what} {path!r} is not a dilo {what} (no 'model' entry)")
     return ckpt
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import torch
 from fvcore.common.config import CfgNode
 
-from pretrain.data import InstanceFolder, build_eval_loader
+from pretrain.data import LabeledImages, build_eval_loader
 from pretrain.instdisc import knn_accuracy
 from pretrain.models import EmbeddingModel
-from pretrain.probe import extract_features, fit_linear_probe, probe_accuracy
+
+from .features import extract_features
+from .linear import fit_linear_probe, probe_accuracy
 
 
-def _features(cfg: CfgNode, model: EmbeddingModel, dataset: InstanceFolder, device: torch.device, desc: str) -> dict:
+def _features(cfg: CfgNode, model: EmbeddingModel, dataset: LabeledImages, device: torch.device, desc: str) -> dict:
     return extract_features(model, build_eval_loader(cfg, dataset), len(dataset), device, desc)
 
 
@@ -20,7 +22,7 @@ def knn_monitor(
     model: EmbeddingModel,
     bank: torch.Tensor,
     bank_labels: torch.Tensor,
-    val_set: InstanceFolder,
+    val_set: LabeledImages,
     device: torch.device,
 ) -> dict[str, float]:
     """Weighted kNN of val embeddings against the memory bank (k, T from TEST.KNN_*)."""
@@ -32,7 +34,7 @@ def knn_monitor(
 
 
 def linear_probe_eval(
-    cfg: CfgNode, model: EmbeddingModel, train_set: InstanceFolder, val_set: InstanceFolder, device: torch.device
+    cfg: CfgNode, model: EmbeddingModel, train_set: LabeledImages, val_set: LabeledImages, device: torch.device
 ) -> dict[str, float]:
     """Fast linear probe: fit on center-crop penultimate features of train, test on val."""
     train = _features(cfg, model, train_set, device, "probe train features")

@@ -8,8 +8,12 @@ from torch import nn
 
 
 def base_lr(cfg: CfgNode) -> float:
-    """BASE_LR x IMS_PER_BATCH / REFERENCE_BATCH (Goyal et al.'s linear scaling rule)."""
-    return cfg.SOLVER.BASE_LR * cfg.SOLVER.IMS_PER_BATCH / cfg.SOLVER.REFERENCE_BATCH
+    """BASE_LR x IMS_PER_BATCH / REFERENCE_BATCH (Goyal et al.'s linear scaling rule).
+
+    REFERENCE_BATCH 0 takes BASE_LR as it is at any batch: the linear probes' protocol (lr 30) does.
+    """
+    s = cfg.SOLVER
+    return s.BASE_LR * s.IMS_PER_BATCH / s.REFERENCE_BATCH if s.REFERENCE_BATCH else s.BASE_LR
 
 
 def lr_at_epoch(cfg: CfgNode, epoch: int) -> float:

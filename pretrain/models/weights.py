@@ -1,15 +1,15 @@
 """Frozen backbones from any weights file a user has: a dilo checkpoint, a converted or a torchvision ``.pth``.
 
-Probes, diagnosis figures and the converters all start here, so every tool accepts the same
-three kinds of file and fails the same way on a wrong one. A dilo pretraining checkpoint
-carries its config, which names the backbone; a plain state dict (``tools/convert.py``'s
-``.pth`` or torchvision's supervised ImageNet weights) is recognised as a ResNet by its keys
-and its depth, width and stem are read from the tensors.
+Probes, kNN, diagnosis figures and the converters all start here (:func:`load_frozen`), so every
+tool accepts the same three kinds of file (or "random") and fails the same way on a wrong one.
+A dilo pretraining checkpoint carries its config, which names the backbone; a plain state dict
+(``tools/convert.py``'s ``.pth`` or torchvision's supervised ImageNet weights) is recognised as a
+ResNet by its keys and its depth, width and stem are read from the tensors.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
 from typing import Any
 
 import torch
@@ -19,7 +19,8 @@ from torch import nn
 from pretrain.config import get_cfg
 from pretrain.utils.torch_file import load_torch_file
 
-from . import build_model
+from . import build_backbone, build_model
+from .frozen import FrozenModel, at_layer
 from .resnet import ResNet
 
 # Prefixes a backbone key can carry: DDP's wrapper, then dilo's embedding model.
@@ -27,6 +28,7 @@ _PREFIXES = ("module.", "backbone.")
 # What a backbone-only file must not keep: dilo's embedding head, torchvision's classifier.
 _HEADS = ("head.", "fc.")
 COUNTER = "num_batches_tracked"  # a BatchNorm buffer older files lack
+DEFAULT_SIZE = 224  # input side for weights files without a config (torchvision's and converted ones)
 
 
 def read_weights(path: str) -> dict[str, Any]:
@@ -116,30 +118,67 @@ def checkpoint_config(obj: dict[str, Any], path: str = "<checkpoint>") -> CfgNod
     return cfg
 
 
-@dataclass
-class LoadedModel:
-    """What a weights file holds: always a backbone; a pretraining checkpoint adds its head and config."""
+def file_digest(path: str, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
 
-    backbone: nn.Module  # images -> pooled penultimate features
-    head: nn.Module | None  # features -> the embedding instance discrimination compares images in
-    cfg: CfgNode | None
 
-
-def load_model(path: str) -> LoadedModel:
-    """Everything ``path`` holds (any of the three kinds), in eval mode, on the CPU, from one read."""
+def read_model(path: str) -> tuple[nn.Module, nn.Module | None, CfgNode | None]:
+    """(backbone, embedding head or None, config or None) of ``path`` (any of the three kinds), on the CPU."""
     obj = read_weights(path)
     if not is_pretraining_checkpoint(obj):
         state = backbone_state_dict(obj.get("state_dict", obj))  # torchvision files may nest it
         backbone = infer_resnet(state, path)
         load_state(backbone, state, path)
-        return LoadedModel(backbone.eval(), None, None)
+        return backbone, None, None
     cfg = checkpoint_config(obj, path)
     model = build_model(cfg)
     load_state(model, {k.removeprefix("module."): v for k, v in obj["model"].items()}, path)
-    model.eval()
-    return LoadedModel(model.backbone, model.head, cfg)
+    return model.backbone, model.head, cfg
 
 
 def load_backbone(path: str) -> nn.Module:
     """The backbone of ``path`` (any of the three kinds), in eval mode, on the CPU."""
-    return load_model(path).backbone
+    return read_model(path)[0].eval()
+
+
+def load_frozen(
+    weights: str, cfg: CfgNode | None = None, *, name: str = "", space: str = "auto", layer: str = "fc7", size: int = 0
+) -> FrozenModel:
+    """The :class:`FrozenModel` of ``weights``: a file of any of the three kinds, or "random".
+
+    "random" is an untrained ``cfg.MODEL.BACKBONE`` initialized from ``cfg.SEED`` (the global
+    generator is left as it was). ``space`` "auto" is the embedding where the file has the head,
+    else the penultimate features; ``layer`` is where an AlexNet is read (the head reads fc7, so
+    conv5 has none). ``size`` defaults to the checkpoint's INPUT.SIZE, else 224. Input statistics
+    are the checkpoint's, else ``cfg``'s, else the defaults'.
+    """
+    if weights == "random":
+        if cfg is None:
+            raise ValueError("random weights need a config naming MODEL.BACKBONE and SEED")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.SEED)
+            backbone, head, trained = build_backbone(cfg), None, None
+        b = cfg.MODEL.BACKBONE
+        fingerprint = f"random:{b.NAME}:{b.WIDTH}:{b.CIFAR_STEM}:{cfg.SEED}"
+    else:
+        backbone, head, trained = read_model(weights)
+        fingerprint = f"sha1:{file_digest(weights)}"
+    read = at_layer(backbone, layer)
+    if read is not backbone:
+        head, fingerprint = None, f"{fingerprint}:{layer}"
+    if space == "auto":
+        space = "embedding" if head is not None else "penultimate"
+    if space == "embedding" and head is None:
+        raise ValueError(
+            f"{weights!r} has no embedding head (only a dilo pretraining checkpoint has one, read at fc7): "
+            "use the penultimate space"
+        )
+    inputs = (trained or cfg or get_cfg()).INPUT
+    size = size or (trained.INPUT.SIZE if trained is not None else DEFAULT_SIZE)
+    return FrozenModel(
+        read, head, name=name, fingerprint=fingerprint, space=space, size=size, mean=inputs.MEAN, std=inputs.STD
+    )

@@ -16,13 +16,11 @@ import os
 import torch
 from fvcore.common.config import CfgNode
 
-from pretrain.data import build_eval_loader
+from pretrain.data import LabeledImages, build_eval_loader
+from pretrain.engine.features import crop_features, gather_outputs
+from pretrain.models.frozen import FrozenModel
 from pretrain.utils import comm
-from pretrain.utils.torch_file import save_atomic
-
-from .backbone import FrozenNetwork
-from .datasets import LabeledImages
-from .features import crop_features, gather_outputs
+from pretrain.utils.torch_file import load_torch_file, save_atomic
 
 logger = logging.getLogger("pretrain")
 
@@ -33,7 +31,7 @@ logger = logging.getLogger("pretrain")
 FEATURE_DTYPE = torch.float16
 
 
-def cache_key(net: FrozenNetwork, dataset: LabeledImages, cfg: CfgNode, augmented: bool) -> dict[str, str]:
+def cache_key(net: FrozenModel, dataset: LabeledImages, cfg: CfgNode, augmented: bool) -> dict[str, str]:
     """What an entry's features depend on (a random transform also on its seed and epoch).
 
     ``cfg.INPUT`` goes in whole: a transform's repr need not show every setting it uses.
@@ -57,16 +55,16 @@ def cache_path(cache_dir: str, key: dict[str, str]) -> str:
 
 def _read(path: str, num_samples: int) -> dict[str, torch.Tensor]:
     try:
-        entry = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"feature cache {path!r} is corrupt ({e}); delete it to extract again") from e
+        entry = load_torch_file(path, "feature cache")
+    except ValueError as e:
+        raise ValueError(f"{e}; delete it to extract again") from e
     if entry["features"].shape[0] != num_samples:
         raise ValueError(f"feature cache {path!r} has {entry['features'].shape[0]} rows, expected {num_samples}")
     return entry
 
 
 def features(
-    net: FrozenNetwork,
+    net: FrozenModel,
     dataset: LabeledImages,
     cfg: CfgNode,
     device: torch.device,
@@ -84,7 +82,7 @@ def features(
         logger.info("%s: cached features %s", desc, path)
         return _read(path, len(dataset))
     loader = build_eval_loader(cfg, dataset)
-    out = gather_outputs(crop_features(net.backbone), loader, len(dataset), device, desc, FEATURE_DTYPE)
+    out = gather_outputs(crop_features(net), loader, len(dataset), device, desc, FEATURE_DTYPE)
     entry = {"features": out["features"], "labels": out["labels"], "key": key}
     if path and comm.is_main_process():
         save_atomic(entry, path)

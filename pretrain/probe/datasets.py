@@ -1,80 +1,18 @@
-"""The labeled image sets that probes read: any class folder (ImageNet), list files (Places205), Places365.
+"""Where probes find their labeled images: any class folder (ImageNet), list files (Places205), Places365.
 
-Every source becomes the same :class:`LabeledImages`: a root, relative paths, integer labels
-and class names. Its transform is seeded per (seed, epoch, index), as the pretraining dataset's
-is, so a probe's augmentations do not depend on the number of loader workers and a resumed run
-replays its epochs exactly.
+Every source becomes the same ``pretrain.data.labeled.LabeledImages``, the dataset of every evaluation.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
-from typing import Any
 
-import torch
 from fvcore.common.config import CfgNode
-from PIL import Image
-from torch.utils.data import Dataset
 
-from pretrain.data import find_images
-from pretrain.utils.image_io import load_rgb
-from pretrain.utils.seed import derive_seed
+from pretrain.data import LabeledImages, find_images
 
 PLACES365_TRAIN_SPLITS = ("train-standard", "train-challenge")
-
-
-class LabeledImages(Dataset):
-    """``root/<path>`` with a label each -> ``{"image", "index", "label"}``; a bad file is an error naming it."""
-
-    def __init__(
-        self,
-        root: str,
-        paths: list[str],
-        labels: list[int],
-        classes: list[str],
-        transform: Callable[[Image.Image], Any] | None = None,
-        seed: int = 0,
-    ) -> None:
-        if len(paths) != len(labels) or not paths:
-            raise ValueError(f"{root!r}: {len(paths)} paths and {len(labels)} labels (need as many, and some)")
-        self.root, self.paths, self.classes = root, paths, classes
-        self.labels = torch.tensor(labels, dtype=torch.long)
-        self.transform, self.seed, self.epoch = transform, seed, 0
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Draw the augmentations of ``epoch`` (before a DataLoader iterator is created)."""
-        self.epoch = epoch
-
-    def identity(self) -> str:
-        """A digest of root, paths, each file's size and modification time, and labels.
-
-        Which images, in which order, with which labels; a photo replaced under the same name changes
-        its size or time, so features cached from the old one are not reused. One ``stat`` per file.
-        """
-        h = hashlib.sha1(os.path.abspath(self.root).encode())
-        for path in self.paths:
-            st = os.stat(os.path.join(self.root, path))
-            h.update(f"{path}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
-        h.update(self.labels.numpy().tobytes())
-        return h.hexdigest()
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        img: Any = load_rgb(os.path.join(self.root, self.paths[index]))
-        if self.transform is not None:
-            gen = torch.default_generator  # torchvision draws from it: seed per sample, then restore
-            state = gen.get_state()
-            gen.manual_seed(derive_seed(self.seed, self.epoch, index))
-            try:
-                img = self.transform(img)
-            finally:
-                gen.set_state(state)
-        return {"image": img, "index": index, "label": int(self.labels[index])}
-
 
 Split = tuple[str, list[str], list[int], list[str]]  # root, paths, labels, class names
 
@@ -160,17 +98,17 @@ def places365_split(root: str, split: str, small: bool = True) -> Split:
 
 
 def probe_split(cfg: CfgNode, split: str, classes: list[str] | None = None) -> Split:
-    """The "train" or "val" split that DATA.NAME and its keys describe."""
+    """The "train" or "val" split that DATA.SOURCE and its keys describe."""
     data = cfg.DATA
-    where = data.TRAIN if split == "train" else data.VAL
-    key = f"DATA.{split.upper()}"
+    where = data.TRAIN_ROOT if split == "train" else data.VAL_ROOT
+    key = f"DATA.{split.upper()}_ROOT"
     if not where:
-        raise ValueError(f"{key} is empty: set the {split} {'split' if data.NAME == 'places365' else data.NAME}")
-    if data.NAME == "folder":
+        raise ValueError(f"{key} is empty: set the {split} {'split' if data.SOURCE == 'places365' else data.SOURCE}")
+    if data.SOURCE == "folder":
         return folder_split(where)
-    if data.NAME == "list":
+    if data.SOURCE == "list":
         if not data.ROOT:
-            raise ValueError("DATA.NAME list needs DATA.ROOT, the folder the list's paths are relative to")
+            raise ValueError("DATA.SOURCE list needs DATA.ROOT, the folder the list's paths are relative to")
         return list_split(data.ROOT, where, classes)
     return places365_split(data.ROOT, where, data.PLACES365_SMALL)
 
@@ -182,5 +120,7 @@ def build_probe_datasets(
     train = LabeledImages(*probe_split(cfg, "train"), train_transform, cfg.SEED)
     val = LabeledImages(*probe_split(cfg, "val", train.classes), val_transform, cfg.SEED)
     if int(val.labels.max()) >= len(train.classes):
-        raise ValueError(f"DATA.VAL has label {int(val.labels.max())}, but DATA.TRAIN has {len(train.classes)} classes")
+        raise ValueError(
+            f"DATA.VAL_ROOT has label {int(val.labels.max())}, but DATA.TRAIN_ROOT has {len(train.classes)} classes"
+        )
     return train, val

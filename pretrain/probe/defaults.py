@@ -4,6 +4,10 @@ Defaults are the paper's linear protocol (InstDisc / MoCo): SGD lr 30, momentum 
 decay, 100 epochs with lr x0.1 every 30, batch 256, RandomResizedCrop(224) + flip for training,
 resize 256 + center crop 224 for testing, on the backbone's pooled penultimate features.
 ``configs/probe/*.yaml`` name the data sets; ``KEY VALUE`` pairs override anything.
+
+A key that means what a pretraining key means has the pretraining key's name (MODEL.BACKBONE.*,
+DATA.SOURCE, DATA.TRAIN_ROOT / VAL_ROOT, TEST.KNN_*), so one vocabulary serves pretraining,
+probes, kNN and diagnosis; the probes' older names are refused with their new name (RENAMED).
 """
 
 from collections.abc import Sequence
@@ -14,10 +18,10 @@ from pretrain.config import load_config
 from pretrain.config.rules import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, PROBABILITY, OneOf, Within
 
 # The string options' values; the code that branches on them imports these.
-SOURCES = ("folder", "list", "places365")  # DATA.NAME
+SOURCES = ("folder", "list", "places365")  # DATA.SOURCE
 NORMS = ("none", "bn")  # MODEL.FEATURE_NORM
 FAST_SOLVERS = ("sgd", "lbfgs")  # FAST.SOLVER
-SPACES = ("auto", "embedding", "penultimate")  # KNN.FEATURES
+SPACES = ("auto", "embedding", "penultimate")  # TEST.KNN_FEATURES
 ALEXNET_LAYERS = ("conv5", "fc7")  # MODEL.ALEXNET_LAYER
 
 _C = CN()
@@ -27,11 +31,12 @@ _C.SEED = 0  # seeds the linear layer, data order and augmentations (and a "rand
 # ---------------------------------------------------------------------------------------------
 _C.MODEL = CN()
 # A dilo pretraining checkpoint, a converted backbone .pth (tools/convert.py), a torchvision
-# state dict (the supervised baseline), or "random" (an untrained MODEL.ARCH, for reference).
+# state dict (the supervised baseline), or "random" (an untrained MODEL.BACKBONE, for reference).
 _C.MODEL.WEIGHTS = ""
-_C.MODEL.ARCH = "resnet50"  # "random" only: a BACKBONE_REGISTRY name (files name their own)
-_C.MODEL.WIDTH = 1.0  # "random" only: channel multiplier
-_C.MODEL.CIFAR_STEM = False  # "random" only: 3x3 stride-1 stem for small images
+_C.MODEL.BACKBONE = CN()  # "random" only (weights files name their own backbone)
+_C.MODEL.BACKBONE.NAME = "resnet50"  # a BACKBONE_REGISTRY name
+_C.MODEL.BACKBONE.WIDTH = 1.0  # channel multiplier
+_C.MODEL.BACKBONE.CIFAR_STEM = False  # 3x3 stride-1 stem for small images
 # What the linear layer sees: "none" (the paper's protocol: raw pooled features) or "bn"
 # (a BatchNorm1d without affine parameters first, which makes lr 30 safe for any feature scale).
 _C.MODEL.FEATURE_NORM = "none"
@@ -40,20 +45,20 @@ _C.MODEL.FEATURE_NORM = "none"
 # conv5 is what InstDisc's AlexNet linear protocol reads (its Table 1 gives conv1-conv5, the best at
 # conv5), and the paper's Table 3 compares with InstDisc-era AlexNet numbers without naming a layer,
 # so conv5 is its most likely reading. The embedding head reads fc7, so at conv5 an AlexNet file's
-# kNN compares conv5 features (KNN.FEATURES embedding needs ALEXNET_LAYER fc7).
+# kNN compares conv5 features (TEST.KNN_FEATURES embedding needs ALEXNET_LAYER fc7).
 _C.MODEL.ALEXNET_LAYER = "conv5"
 
 # ---------------------------------------------------------------------------------------------
 _C.DATA = CN()
-# "folder": DATA.TRAIN and DATA.VAL are root/<class>/<image> folders (ImageNet's layout);
-# "list": DATA.TRAIN and DATA.VAL are list files of "path [label]" lines under DATA.ROOT
+# "folder": DATA.TRAIN_ROOT and DATA.VAL_ROOT are root/<class>/<image> folders (ImageNet's layout);
+# "list": DATA.TRAIN_ROOT and DATA.VAL_ROOT are list files of "path [label]" lines under DATA.ROOT
 #         (Places205's trainvalsplit_places205/{train,val}_places205.csv);
-# "places365": torchvision's Places365 layout under DATA.ROOT; DATA.TRAIN is "train-standard" or
-#         "train-challenge", DATA.VAL is "val".
-_C.DATA.NAME = "folder"
+# "places365": torchvision's Places365 layout under DATA.ROOT; DATA.TRAIN_ROOT is "train-standard"
+#         or "train-challenge", DATA.VAL_ROOT is "val".
+_C.DATA.SOURCE = "folder"
 _C.DATA.ROOT = ""
-_C.DATA.TRAIN = ""
-_C.DATA.VAL = ""
+_C.DATA.TRAIN_ROOT = ""
+_C.DATA.VAL_ROOT = ""
 _C.DATA.PLACES365_SMALL = True  # the 256 px images (data_256_*, val_256) rather than *_large
 _C.DATA.NUM_WORKERS = 8  # DataLoader worker processes per rank
 
@@ -69,7 +74,8 @@ _C.INPUT.STD = (0.229, 0.224, 0.225)
 # ---------------------------------------------------------------------------------------------
 _C.SOLVER = CN()
 _C.SOLVER.IMS_PER_BATCH = 256  # total over all processes
-_C.SOLVER.BASE_LR = 30.0  # as is (the protocol's lr is for batch 256; no linear scaling)
+_C.SOLVER.BASE_LR = 30.0
+_C.SOLVER.REFERENCE_BATCH = 0  # 0: BASE_LR as is at any batch (the protocol's lr; no linear scaling)
 _C.SOLVER.MOMENTUM = 0.9
 _C.SOLVER.WEIGHT_DECAY = 0.0
 _C.SOLVER.EPOCHS = 100
@@ -83,6 +89,13 @@ _C.TEST.PERIOD = 10  # epochs between validations (0: only at the end)
 # Ten crops (corners + center, and their flips) per test image; their softmax probabilities
 # are averaged. Off: one center crop, the paper's protocol.
 _C.TEST.TEN_CROP = False
+# kNN (tools/knn_eval.py): k neighbours, weighted exp(sim / T), in the space KNN_FEATURES names:
+# "embedding": the L2-normalized D-dim embedding (pretraining checkpoints only, InstDisc's kNN);
+# "penultimate": the L2-normalized pooled features; "auto": the embedding where the file has
+# the head, else the penultimate features.
+_C.TEST.KNN_K = 200
+_C.TEST.KNN_TEMPERATURE = 0.07
+_C.TEST.KNN_FEATURES = "auto"
 
 # ---------------------------------------------------------------------------------------------
 # Features are extracted once and kept on disk, keyed by the weights file's content, the
@@ -99,25 +112,16 @@ _C.FAST.SOLVER = "sgd"  # "sgd": SOLVER.* on the cache; "lbfgs": fit_linear_prob
 _C.FAST.LBFGS_WEIGHT_DECAY = 1e-3  # "lbfgs" only
 
 # ---------------------------------------------------------------------------------------------
-_C.KNN = CN()
-_C.KNN.K = 200
-_C.KNN.TEMPERATURE = 0.07  # neighbour weight exp(sim / T)
-# "embedding": the L2-normalized D-dim embedding (pretraining checkpoints only, InstDisc's kNN);
-# "penultimate": the L2-normalized pooled features; "auto": the embedding where the file has
-# the head, else the penultimate features.
-_C.KNN.FEATURES = "auto"
-
-# ---------------------------------------------------------------------------------------------
 _C.LOG = CN()
 _C.LOG.PERIOD = 20  # iterations between metrics.jsonl records
 
 # ---------------------------------------------------------------------------------------------
 # What each value may be, checked when a config is loaded (pretrain.config.rules).
 RULES = {
-    "MODEL.WIDTH": POSITIVE,
+    "MODEL.BACKBONE.WIDTH": POSITIVE,
     "MODEL.FEATURE_NORM": OneOf(NORMS),
     "MODEL.ALEXNET_LAYER": OneOf(ALEXNET_LAYERS),
-    "DATA.NAME": OneOf(SOURCES),
+    "DATA.SOURCE": OneOf(SOURCES),
     "DATA.NUM_WORKERS": NON_NEGATIVE,
     "INPUT.SIZE": AT_LEAST_ONE,
     "INPUT.TEST_RESIZE": AT_LEAST_ONE,
@@ -126,6 +130,7 @@ RULES = {
     "INPUT.STD": POSITIVE,
     "SOLVER.IMS_PER_BATCH": AT_LEAST_ONE,
     "SOLVER.BASE_LR": POSITIVE,
+    "SOLVER.REFERENCE_BATCH": NON_NEGATIVE,
     "SOLVER.MOMENTUM": PROBABILITY,
     "SOLVER.WEIGHT_DECAY": NON_NEGATIVE,
     "SOLVER.EPOCHS": AT_LEAST_ONE,
@@ -136,10 +141,23 @@ RULES = {
     "FAST.VIEWS": NON_NEGATIVE,
     "FAST.SOLVER": OneOf(FAST_SOLVERS),
     "FAST.LBFGS_WEIGHT_DECAY": NON_NEGATIVE,
-    "KNN.K": AT_LEAST_ONE,
-    "KNN.TEMPERATURE": POSITIVE,
-    "KNN.FEATURES": OneOf(SPACES),
+    "TEST.KNN_K": AT_LEAST_ONE,
+    "TEST.KNN_TEMPERATURE": POSITIVE,
+    "TEST.KNN_FEATURES": OneOf(SPACES),
     "LOG.PERIOD": AT_LEAST_ONE,
+}
+
+# The probes' older key names -> the pretraining names they now share; an old name is an error naming the new one.
+RENAMED = {
+    "MODEL.ARCH": "MODEL.BACKBONE.NAME",
+    "MODEL.WIDTH": "MODEL.BACKBONE.WIDTH",
+    "MODEL.CIFAR_STEM": "MODEL.BACKBONE.CIFAR_STEM",
+    "DATA.NAME": "DATA.SOURCE",
+    "DATA.TRAIN": "DATA.TRAIN_ROOT",
+    "DATA.VAL": "DATA.VAL_ROOT",
+    "KNN.K": "TEST.KNN_K",
+    "KNN.TEMPERATURE": "TEST.KNN_TEMPERATURE",
+    "KNN.FEATURES": "TEST.KNN_FEATURES",
 }
 
 
@@ -149,4 +167,4 @@ def get_probe_cfg() -> CN:
 
 def load_probe_config(config_file: str = "", opts: Sequence[str] = ()) -> CN:
     """Probe defaults <- ``config_file`` <- ``KEY VALUE`` overrides, frozen; unknown keys are errors."""
-    return load_config(config_file, opts, defaults=_C, rules=RULES)
+    return load_config(config_file, opts, defaults=_C, rules=RULES, renamed=RENAMED)

@@ -2,7 +2,7 @@
 
 InstDisc's kNN compares images where instance discrimination does: the L2-normalized
 embedding (the pretraining head's output). Files without that head (converted or torchvision
-weights) are compared by their L2-normalized pooled penultimate features. KNN.FEATURES picks.
+weights) are compared by their L2-normalized pooled penultimate features. TEST.KNN_FEATURES picks.
 """
 
 from __future__ import annotations
@@ -10,43 +10,29 @@ from __future__ import annotations
 import time
 
 import torch
-import torch.nn.functional as F
 from fvcore.common.config import CfgNode
 
 from pretrain.instdisc import knn_accuracy
+from pretrain.models.frozen import FrozenModel
 
-from .backbone import FrozenNetwork, load_frozen
 from .cache import features
 from .datasets import build_probe_datasets
-from .launch import write_results
+from .launch import probe_model, write_results
 from .transforms import probe_test_transform
 
 RESULTS = "knn.json"
 
 
-def feature_space(cfg: CfgNode, net: FrozenNetwork) -> str:
-    space = cfg.KNN.FEATURES
-    if space == "auto":
-        return "embedding" if net.head is not None else "penultimate"
-    if space == "embedding" and net.head is None:
-        raise ValueError(
-            f"KNN.FEATURES embedding: {cfg.MODEL.WEIGHTS!r} has no embedding head (not a pretraining checkpoint)"
-        )
-    return space
-
-
 @torch.no_grad()
-def project(
-    net: FrozenNetwork, feats: torch.Tensor, space: str, device: torch.device, chunk: int = 65536
-) -> torch.Tensor:
-    """Cached center-crop features (N, 1, C) -> L2-normalized float32 rows in ``space``, on ``device``.
+def project(net: FrozenModel, feats: torch.Tensor, device: torch.device, chunk: int = 65536) -> torch.Tensor:
+    """Cached center-crop features (N, 1, C) -> L2-normalized float32 rows in ``net``'s space, on ``device``.
 
     Rows move over ``chunk`` at a time, so the device holds the result and one chunk, never a second copy.
     """
     out = torch.empty(0)
     for start in range(0, feats.shape[0], chunk):
         x = feats[start : start + chunk, 0].to(device).float()
-        rows = F.normalize(net.head(x) if space == "embedding" else x, dim=1)
+        rows = net.embed(x)
         if start == 0:
             out = torch.empty(feats.shape[0], rows.shape[1], device=device)
         out[start : start + rows.shape[0]] = rows
@@ -54,21 +40,20 @@ def project(
 
 
 def run_knn(cfg: CfgNode, device: torch.device) -> dict:
-    """kNN top-1/top-5 of DATA.VAL against DATA.TRAIN (center crops); writes OUTPUT_DIR/knn.json."""
+    """kNN top-1/top-5 of DATA.VAL_ROOT against DATA.TRAIN_ROOT (center crops); writes OUTPUT_DIR/knn.json."""
     start = time.perf_counter()
-    net = load_frozen(cfg, device)
-    space = feature_space(cfg, net)
+    net = probe_model(cfg, device, cfg.TEST.KNN_FEATURES)
     transform = probe_test_transform(cfg)
     train_set, val_set = build_probe_datasets(cfg, transform, transform)
     train = features(net, train_set, cfg, device, desc="train features")
     val = features(net, val_set, cfg, device, desc="val features")
     acc = knn_accuracy(
-        project(net, val["features"], space, device),
+        project(net, val["features"], device),
         val["labels"].to(device),
-        project(net, train["features"], space, device),
+        project(net, train["features"], device),
         train["labels"].to(device),
-        cfg.KNN.K,
-        cfg.KNN.TEMPERATURE,
+        cfg.TEST.KNN_K,
+        cfg.TEST.KNN_TEMPERATURE,
     )
-    result = {**acc, "features": space, "k": cfg.KNN.K, "temperature": cfg.KNN.TEMPERATURE}
+    result = {**acc, "features": net.space, "k": cfg.TEST.KNN_K, "temperature": cfg.TEST.KNN_TEMPERATURE}
     return write_results(cfg, RESULTS, result, len(train_set.classes), (len(train_set), len(val_set)), start)

@@ -11,6 +11,8 @@ from typing import Any
 import torch
 from fvcore.common.config import CfgNode
 
+from pretrain.models.frozen import FrozenModel
+from pretrain.models.weights import load_frozen
 from pretrain.utils import comm
 from pretrain.utils.atomic import remove_stale_temporaries, write_json
 from pretrain.utils.cli import parse_with_overrides
@@ -48,6 +50,15 @@ def setup_probe(args: argparse.Namespace, name: str) -> tuple[CfgNode, torch.dev
         with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
             f.write(cfg.dump())
     return cfg, device
+
+
+def probe_model(cfg: CfgNode, device: torch.device, space: str = "auto") -> FrozenModel:
+    """MODEL.WEIGHTS (a file of any kind tools accept, or "random") at MODEL.ALEXNET_LAYER, on ``device``."""
+    if not cfg.MODEL.WEIGHTS:
+        raise ValueError(
+            "MODEL.WEIGHTS is empty: give a pretraining checkpoint, a converted or torchvision .pth, or 'random'"
+        )
+    return load_frozen(cfg.MODEL.WEIGHTS, cfg, space=space, layer=cfg.MODEL.ALEXNET_LAYER).to(device)
 
 
 def write_results(

@@ -16,15 +16,15 @@ from collections.abc import Iterator
 import torch
 from fvcore.common.config import CfgNode
 
-from pretrain.data import EpochSampler, build_train_loader
+from pretrain.data import EpochSampler, LabeledImages, build_train_loader
+from pretrain.engine.linear import fit_linear_probe
+from pretrain.models.frozen import FrozenModel
 from pretrain.utils import comm
 from pretrain.utils.seed import derive_seed
 
-from .backbone import FrozenNetwork, load_frozen
 from .cache import FEATURE_DTYPE, features
-from .datasets import LabeledImages, build_probe_datasets
-from .launch import write_results
-from .linear import fit_linear_probe
+from .datasets import build_probe_datasets
+from .launch import probe_model, write_results
 from .trainer import Batches, ProbeTrainer, evaluate
 from .transforms import probe_test_transform, probe_train_transform
 
@@ -34,7 +34,7 @@ logger = logging.getLogger("pretrain")
 
 
 def image_batches(
-    net: FrozenNetwork, train_set: LabeledImages, cfg: CfgNode, device: torch.device
+    net: FrozenModel, train_set: LabeledImages, cfg: CfgNode, device: torch.device
 ) -> tuple[Batches, int]:
     """The full protocol's batches: augmented images through the frozen backbone, rounded to FEATURE_DTYPE
     like the cached validation features the classifier is tested on."""
@@ -45,7 +45,7 @@ def image_batches(
         train_set.set_epoch(epoch)
         for batch in loader:
             with torch.no_grad():
-                x = net.backbone(batch["image"].to(device, non_blocking=True)).to(FEATURE_DTYPE).float()
+                x = net(batch["image"].to(device, non_blocking=True)).to(FEATURE_DTYPE).float()
             yield x, batch["label"].to(device)
 
     return batches, sampler.iters_per_epoch
@@ -67,7 +67,7 @@ def cached_batches(train: dict[str, torch.Tensor], cfg: CfgNode, device: torch.d
     return batches, sampler.iters_per_epoch
 
 
-def train_views(net: FrozenNetwork, train_set: LabeledImages, cfg: CfgNode, device: torch.device) -> dict:
+def train_views(net: FrozenModel, train_set: LabeledImages, cfg: CfgNode, device: torch.device) -> dict:
     """Cached training features (N, 1 + FAST.VIEWS, C): the center crop, then the augmented views.
 
     Each view is written into one preallocated tensor as it arrives, so the host holds the views once
@@ -90,7 +90,7 @@ def train_views(net: FrozenNetwork, train_set: LabeledImages, cfg: CfgNode, devi
 def run_linear_probe(cfg: CfgNode, device: torch.device, resume: bool = False) -> dict:
     """Train and test the probe that ``cfg`` describes; writes OUTPUT_DIR/linear_probe.json and returns it."""
     start = time.perf_counter()
-    net = load_frozen(cfg, device)
+    net = probe_model(cfg, device)
     train_set, val_set = build_probe_datasets(
         cfg, probe_train_transform(cfg), probe_test_transform(cfg, cfg.TEST.TEN_CROP)
     )

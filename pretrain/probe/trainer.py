@@ -2,9 +2,10 @@
 
 The same loop trains on images (features computed on the fly by the frozen backbone: the full
 protocol) and on cached features (the fast probe); only the per-epoch batch source differs.
-Every random draw (data order, crops, cached view, the layer's init) derives from (SEED,
-epoch, index), so a checkpoint needs no generator state and a resumed run ends with the
-weights of an uninterrupted one.
+Optimizer, step schedule and checkpoint layout are the pretraining engine's (``engine.solver``,
+``engine.checkpoint``). Every random draw (data order, crops, cached view, the layer's init)
+derives from (SEED, epoch, index), so a checkpoint needs no generator state and a resumed run
+ends with the weights of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from pretrain.engine.checkpoint import load_checkpoint
+from pretrain.engine.solver import build_optimizer, lr_at_epoch, set_lr
 from pretrain.utils import comm
 from pretrain.utils.accuracy import topk_accuracy
 from pretrain.utils.events import MetricsWriter
-from pretrain.utils.torch_file import load_torch_file, save_atomic
+from pretrain.utils.torch_file import save_atomic
 
 from .defaults import NORMS
 
@@ -53,11 +56,6 @@ class LinearClassifier(nn.Module):
         return self.fc(self.norm(x))
 
 
-def lr_at(cfg: CfgNode, epoch: int) -> float:
-    """BASE_LR x GAMMA ^ (number of STEPS at or before ``epoch``)."""
-    return cfg.SOLVER.BASE_LR * cfg.SOLVER.GAMMA ** sum(epoch >= s for s in cfg.SOLVER.STEPS)
-
-
 @torch.no_grad()
 def evaluate(classifier: nn.Module, val: dict[str, torch.Tensor], device: torch.device, chunk: int = 4096) -> dict:
     """Top-1/top-5 (percent) of ``classifier`` on features (N, K, C): softmax probabilities averaged over K crops."""
@@ -74,8 +72,8 @@ def evaluate(classifier: nn.Module, val: dict[str, torch.Tensor], device: torch.
 
 def read_probe_checkpoint(path: str) -> dict[str, Any]:
     """A probe checkpoint, or an error naming ``path`` and what is wrong with it."""
-    ckpt = load_torch_file(path, "probe checkpoint")
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+    ckpt = load_checkpoint(path, "probe checkpoint")
+    if ckpt.get("format") != FORMAT:
         raise ValueError(f"{path!r} is not a linear-probe checkpoint (tools/linear_probe.py writes {PROBE_LAST})")
     return ckpt
 
@@ -95,10 +93,7 @@ class ProbeTrainer:
                 nn.SyncBatchNorm.convert_sync_batchnorm(self.classifier) if sync else self.classifier
             )
             self.classifier = self.model.module
-        s = cfg.SOLVER
-        self.optimizer = torch.optim.SGD(
-            self.classifier.parameters(), lr=s.BASE_LR, momentum=s.MOMENTUM, weight_decay=s.WEIGHT_DECAY
-        )
+        self.optimizer = build_optimizer(cfg, self.classifier)
         self.path = os.path.join(cfg.OUTPUT_DIR, PROBE_LAST)
         self.start_epoch = 0
 
@@ -113,7 +108,7 @@ class ProbeTrainer:
                 f"now {self.fingerprint}): use another OUTPUT_DIR or delete it"
             )
         try:
-            self.classifier.load_state_dict(ckpt["classifier"])
+            self.classifier.load_state_dict(ckpt["model"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
         except (RuntimeError, ValueError) as e:
             raise ValueError(f"{self.path!r} does not fit this probe (features or classes differ): {e}") from e
@@ -125,7 +120,7 @@ class ProbeTrainer:
         if comm.is_main_process():
             state = {
                 "format": FORMAT,
-                "classifier": self.classifier.state_dict(),
+                "model": self.classifier.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "epoch": epoch,
                 "weights": self.fingerprint,
@@ -139,9 +134,8 @@ class ProbeTrainer:
         metrics = MetricsWriter(cfg.OUTPUT_DIR) if comm.is_main_process() else None
         result: dict = {}
         for epoch in range(self.start_epoch, cfg.SOLVER.EPOCHS):
-            lr = lr_at(cfg, epoch)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
+            lr = lr_at_epoch(cfg, epoch)
+            set_lr(self.optimizer, lr)
             self.model.train()
             bar = tqdm(batches(epoch), total=iters_per_epoch, desc=f"probe epoch {epoch}", leave=False,
                        disable=not comm.is_main_process())  # fmt: skip

@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from pretrain.data.labeled import LabeledImages
 from pretrain.diagnosis.class_gradient import class_gradients, gradient_energy, gradient_map, true_labels
-from pretrain.diagnosis.frozen_model import FrozenModel
-from pretrain.diagnosis.image_set import ImageSet
 from pretrain.diagnosis.localization import foreground, localization_score
+from pretrain.models.frozen import FrozenModel
 
 from .grid import GAP, fit_image, grid, label, letterbox
 
@@ -92,7 +92,7 @@ def model_cells(
 
 
 def gradients_figure(
-    images: ImageSet,
+    images: LabeledImages,
     explained: Sequence[Explained],
     target: str,
     mask_root: str | None = None,

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from pretrain.diagnosis.image_set import ImageSet
+from pretrain.data.labeled import LabeledImages
 
 from .grid import GAP, fit_image, frame, grid, label, letterbox
 
@@ -24,8 +24,8 @@ SAME, OTHER = (40, 200, 40), (220, 40, 40)  # frame colours: neighbour of the qu
 
 
 def neighbors_figure(
-    queries: ImageSet,
-    gallery: ImageSet,
+    queries: LabeledImages,
+    gallery: LabeledImages,
     neighbors: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
     cell: tuple[int, int] = CELL,
     gap: int = GAP,

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 from tqdm import tqdm
 
-from pretrain.diagnosis.image_set import ImageSet
+from pretrain.data.labeled import LabeledImages
 from pretrain.saliency import SaliencyMethod
 
 from .grid import GAP, fit_image, grid, letterbox
@@ -22,7 +22,7 @@ CELL = (120, 180)  # (height, width): the 3:2 of most photo sets
 
 
 def saliency_figure(
-    images: ImageSet,
+    images: LabeledImages,
     methods: Mapping[str, SaliencyMethod],
     mask_root: str | None = None,
     cell: tuple[int, int] = CELL,

@@ -30,8 +30,8 @@ def test_every_violation_is_reported_at_once_with_the_file(tmp_path):
 
 
 def test_probe_configs_have_the_same_rules():
-    with pytest.raises(ValueError, match=r"KNN\.FEATURES must be one of \('auto', 'embedding', 'penultimate'\)"):
-        load_probe_config("", ["KNN.FEATURES", "logits"])
+    with pytest.raises(ValueError, match=r"TEST\.KNN_FEATURES must be one of \('auto', 'embedding', 'penultimate'\)"):
+        load_probe_config("", ["TEST.KNN_FEATURES", "logits"])
     with pytest.raises(ValueError, match=r"FAST\.SOLVER must be one of"):
         load_probe_config("", ["FAST.SOLVER", "adam"])
     with pytest.raises(ValueError, match=r"SOLVER\.EPOCHS must be >= 1"):

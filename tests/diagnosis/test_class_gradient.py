@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from pretrain.data.labeled import LabeledImages
 from pretrain.diagnosis.class_gradient import (
     class_gradients,
     fit_classifier,
@@ -15,9 +16,8 @@ from pretrain.diagnosis.class_gradient import (
     save_classifier,
     true_labels,
 )
-from pretrain.diagnosis.frozen_model import FrozenModel
-from pretrain.diagnosis.image_set import ImageSet
 from pretrain.diagnosis.localization import localization_score
+from pretrain.models.frozen import FrozenModel
 
 MEAN, STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.5)
 
@@ -40,7 +40,7 @@ def corner_model() -> tuple[FrozenModel, nn.Linear]:
     classifier = nn.Linear(3, 2)
     with torch.no_grad():
         classifier.weight.copy_(torch.tensor([[1.0, -2.0, 3.0], [0.5, 0.5, 0.5]]))
-    return FrozenModel("corner", Corner(), None, 8, MEAN, STD), classifier
+    return FrozenModel(Corner(), name="corner", size=8, mean=MEAN, std=STD), classifier
 
 
 def test_gradient_is_exact_and_only_on_the_pixels_the_model_reads():
@@ -74,19 +74,19 @@ def test_predicted_class_and_maps():
     model, classifier = corner_model()
     pixels = torch.rand(4, 3, 8, 8)
     _, target = class_gradients(model, classifier, pixels)
-    assert target.tolist() == classifier(model(pixels)).argmax(1).tolist()
+    assert target.tolist() == classifier(model(model.normalize(pixels))).argmax(1).tolist()
     grad = torch.tensor([[[[1.0]], [[-3.0]], [[2.0]]]])  # 1 x 3 x 1 x 1
     assert gradient_energy(grad).item() == 14.0 and gradient_map(grad).item() == 3.0
 
 
-def colour_folder(root, classes: dict[str, tuple[int, int, int]], n: int = 6) -> ImageSet:
+def colour_folder(root, classes: dict[str, tuple[int, int, int]], n: int = 6) -> LabeledImages:
     rng = np.random.default_rng(0)
     for name, colour in classes.items():
         (root / name).mkdir(parents=True)
         for i in range(n):
             image = np.clip(np.array(colour) + rng.integers(-30, 30, (12, 12, 3)), 0, 255).astype(np.uint8)
             assert cv2.imwrite(str(root / name / f"{i}.png"), image[..., ::-1])
-    return ImageSet.from_folder(str(root))
+    return LabeledImages.from_folder(str(root))
 
 
 class MeanColour(nn.Module):
@@ -98,15 +98,15 @@ class MeanColour(nn.Module):
 
 def test_classifier_fits_saves_and_loads(tmp_path):
     images = colour_folder(tmp_path / "train", {"blue": (20, 20, 220), "red": (220, 20, 20)})
-    model = FrozenModel("mean", MeanColour(), None, 8, MEAN, STD)
+    model = FrozenModel(MeanColour(), name="mean", size=8, mean=MEAN, std=STD)
     probe = fit_classifier(model, images, torch.device("cpu"))
     pixels = torch.stack([model.pixels(images.image(i)) for i in range(len(images))])
-    assert probe(model(pixels)).argmax(1).tolist() == images.labels
+    assert probe(model(model.normalize(pixels))).argmax(1).tolist() == images.labels.tolist()
     save_classifier(probe, images.classes, str(tmp_path / "c.pth"))
     loaded, classes = load_classifier(str(tmp_path / "c.pth"), model)
     assert classes == ["blue", "red"]
-    torch.testing.assert_close(loaded(model(pixels)), probe(model(pixels)))
-    wide = FrozenModel("wide", nn.Sequential(MeanColour(), nn.Linear(3, 5)), None, 8, MEAN, STD)
+    torch.testing.assert_close(loaded(model(model.normalize(pixels))), probe(model(model.normalize(pixels))))
+    wide = FrozenModel(nn.Sequential(MeanColour(), nn.Linear(3, 5)), name="wide", size=8, mean=MEAN, std=STD)
     wide.backbone.out_channels = 5
     with pytest.raises(ValueError, match=r"c\.pth.*reads 3 features.*gives 5"):
         load_classifier(str(tmp_path / "c.pth"), wide)

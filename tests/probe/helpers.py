@@ -21,7 +21,7 @@ from tests.conftest import REPO, shared_data
 SIDE = 48  # shorter side of the shrunk copies (the probes crop 32 px)
 SMALL_INPUT = ["INPUT.SIZE", "32", "INPUT.TEST_RESIZE", "36", "DATA.NUM_WORKERS", "0"]
 # A quarter-width ResNet-18: fast on the CPU, and what the pretrained and the random backbone share.
-ARCH = ["MODEL.ARCH", "resnet18", "MODEL.WIDTH", "0.25"]
+ARCH = ["MODEL.BACKBONE.NAME", "resnet18", "MODEL.BACKBONE.WIDTH", "0.25"]
 
 
 def _shrink(src: str, dst: str) -> None:
@@ -132,7 +132,7 @@ def folder_args(root: str, weights: str, out) -> list[str]:
     return [
         *SMALL_INPUT, *ARCH, "MODEL.WEIGHTS", weights, "OUTPUT_DIR", str(out),
         "FEATURES.CACHE_DIR", str(out.parent / "cache"),
-        "DATA.TRAIN", os.path.join(root, "train"), "DATA.VAL", os.path.join(root, "test"),
+        "DATA.TRAIN_ROOT", os.path.join(root, "train"), "DATA.VAL_ROOT", os.path.join(root, "test"),
     ]  # fmt: skip
 
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
+from pretrain.data.labeled import LabeledImages
 from pretrain.probe import cache, protocol
-from pretrain.probe.backbone import load_frozen
-from pretrain.probe.datasets import LabeledImages
 from pretrain.probe.defaults import get_probe_cfg
+from pretrain.probe.launch import probe_model
 from pretrain.probe.transforms import probe_test_transform, probe_train_transform
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -25,10 +25,10 @@ def setup(tmp_path):
         Image.fromarray(rng.integers(0, 255, (40, 44, 3), np.uint8)).save(tmp_path / "img" / p)
     cfg = get_probe_cfg()
     cfg.merge_from_list(["INPUT.SIZE", 32, "INPUT.TEST_RESIZE", 36, "DATA.NUM_WORKERS", 0, "TEST.IMS_PER_BATCH", 4,
-                         "MODEL.WEIGHTS", "random", "MODEL.ARCH", "resnet18", "MODEL.WIDTH", 0.125,
+                         "MODEL.WEIGHTS", "random", "MODEL.BACKBONE.NAME", "resnet18", "MODEL.BACKBONE.WIDTH", 0.125,
                          "FEATURES.CACHE_DIR", str(tmp_path / "cache")])  # fmt: skip
     ds = LabeledImages(str(tmp_path / "img"), paths, [i % 2 for i in range(6)], ["c0", "c1"], probe_test_transform(cfg))
-    return cfg, ds, load_frozen(cfg, torch.device("cpu"))
+    return cfg, ds, probe_model(cfg, torch.device("cpu"))
 
 
 def test_rerun_reads_the_cache(setup, monkeypatch):
@@ -53,7 +53,7 @@ def test_key_follows_transform_view_and_backbone(setup):
     ds.set_epoch(2)
     assert cache.cache_key(net, ds, cfg, True) != view1
     cfg.SEED = 1
-    assert cache.cache_key(load_frozen(cfg, torch.device("cpu")), ds, cfg, True) != cache.cache_key(net, ds, cfg, True)
+    assert cache.cache_key(probe_model(cfg, torch.device("cpu")), ds, cfg, True) != cache.cache_key(net, ds, cfg, True)
 
 
 def test_ten_crop_features_and_corrupt_entries(setup):

@@ -7,7 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from pretrain.probe.datasets import LabeledImages, folder_split, list_split, places365_split, probe_split
+from pretrain.data.labeled import LabeledImages
+from pretrain.probe.datasets import folder_split, list_split, places365_split, probe_split
 from pretrain.probe.defaults import get_probe_cfg
 from pretrain.probe.transforms import probe_test_transform, probe_train_transform
 from tests.conftest import shared_data
@@ -54,8 +55,9 @@ def test_places365_torchvision_layout(tmp_path):
     assert (paths, labels) == (["a/alley/00000001.jpg", "b/bakery/shop/00000002.jpg"], [1, 2])
     assert classes == ["a/airfield", "a/alley", "b/bakery/shop"]
     cfg = _small_cfg(
-        "DATA.NAME", "places365", "DATA.ROOT", str(tmp_path), "DATA.TRAIN", "train-standard", "DATA.VAL", "val"
-    )
+        "DATA.SOURCE", "places365", "DATA.ROOT", str(tmp_path), "DATA.TRAIN_ROOT", "train-standard",
+        "DATA.VAL_ROOT", "val",
+    )  # fmt: skip
     root, paths, labels, _ = probe_split(cfg, "val")
     assert (root, labels) == (str(tmp_path / "val_256"), [2, 0])
     assert os.path.isfile(os.path.join(root, paths[0]))
@@ -75,8 +77,8 @@ def test_list_errors_name_the_file_and_line(tmp_path):
         list_split(str(tmp_path / "img"), str(tmp_path / "wrong_root.txt"))
     with pytest.raises(FileNotFoundError, match="missing.txt"):
         list_split(str(tmp_path / "img"), str(tmp_path / "missing.txt"))
-    with pytest.raises(ValueError, match="DATA.TRAIN is empty"):
-        probe_split(_small_cfg("DATA.NAME", "folder"), "train")
+    with pytest.raises(ValueError, match="DATA.TRAIN_ROOT is empty"):
+        probe_split(_small_cfg("DATA.SOURCE", "folder"), "train")
 
 
 def test_caltech20_lists_without_labels_take_the_class_from_the_folder():

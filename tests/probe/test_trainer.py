@@ -5,9 +5,10 @@ import os
 import pytest
 import torch
 
+from pretrain.engine.solver import lr_at_epoch
 from pretrain.probe.defaults import get_probe_cfg
 from pretrain.probe.protocol import cached_batches
-from pretrain.probe.trainer import PROBE_LAST, ProbeTrainer, evaluate, lr_at
+from pretrain.probe.trainer import PROBE_LAST, ProbeTrainer, evaluate
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -49,7 +50,8 @@ def test_schedule_is_the_papers():
         0.0,
         100,
     )
-    assert [lr_at(cfg, e) for e in (0, 29, 30, 59, 60, 90, 99)] == pytest.approx([30, 30, 3, 3, 0.3, 0.03, 0.03])
+    assert [lr_at_epoch(cfg, e) for e in (0, 29, 30, 59, 60, 90, 99)] == pytest.approx([30, 30, 3, 3, 0.3, 0.03, 0.03])
+    assert lr_at_epoch(_cfg("out", "SOLVER.IMS_PER_BATCH", 64), 0) == 30.0  # the protocol's lr at any batch
     assert (cfg.INPUT.SIZE, cfg.INPUT.TEST_RESIZE, cfg.SOLVER.IMS_PER_BATCH) == (224, 256, 256)
 
 

@@ -5,8 +5,7 @@ import json
 import pytest
 import torch
 
-from pretrain.models.weights import load_model
-from pretrain.probe.backbone import FrozenNetwork
+from pretrain.models.weights import load_frozen
 from pretrain.probe.knn_eval import project
 from tests.probe.helpers import assert_distinct_features, folder_args, load_tool, probe_data
 
@@ -21,7 +20,7 @@ def data(tmp_path_factory):
 
 
 def _run(root, weights, out, *opts):
-    args = [*folder_args(root, weights, out), "KNN.K", "20", *opts]
+    args = [*folder_args(root, weights, out), "TEST.KNN_K", "20", *opts]
     result = TOOL.main(TOOL.parse_args(["--dataset", "folder", *args]))
     with open(out / "knn.json") as f:
         assert json.load(f) == result
@@ -39,20 +38,20 @@ def test_pretrained_and_random_backbones(data, tmp_path, name):
 
 
 def test_feature_spaces(data, tmp_path):
-    pen = _run(data["caltech20"], data["weights"], tmp_path / "pen", "KNN.FEATURES", "penultimate")
-    emb = _run(data["caltech20"], data["weights"], tmp_path / "emb", "KNN.FEATURES", "embedding")
+    pen = _run(data["caltech20"], data["weights"], tmp_path / "pen", "TEST.KNN_FEATURES", "penultimate")
+    emb = _run(data["caltech20"], data["weights"], tmp_path / "emb", "TEST.KNN_FEATURES", "embedding")
     assert (pen["features"], emb["features"]) == ("penultimate", "embedding")
     # What must hold is that the two runs compare different vectors; their accuracies can coincide
     # (26 of 400 queries changed correctness on one machine, 13 each way, and top-1 came out equal).
-    loaded = load_model(data["weights"])
-    net = FrozenNetwork(loaded.backbone.eval(), loaded.head.eval(), "test")
+    nets = {space: load_frozen(data["weights"], space=space) for space in ("penultimate", "embedding")}
+    loaded = nets["embedding"]
     feats = torch.randn(8, 1, loaded.backbone.out_channels)
-    rows = {space: project(net, feats, space, torch.device("cpu")) for space in ("penultimate", "embedding")}
+    rows = {space: project(net, feats, torch.device("cpu")) for space, net in nets.items()}
     assert rows["penultimate"].shape == (8, loaded.backbone.out_channels)
     assert rows["embedding"].shape == (8, loaded.head.out_features) != rows["penultimate"].shape
     torch.testing.assert_close(rows["penultimate"], torch.nn.functional.normalize(feats[:, 0], dim=1))
     torch.testing.assert_close(rows["embedding"], torch.nn.functional.normalize(loaded.head(feats[:, 0]), dim=1))
     with pytest.raises(ValueError, match="has no embedding head"):
-        _run(data["caltech20"], "random", tmp_path / "r", "KNN.FEATURES", "embedding")
-    with pytest.raises(KeyError, match="KNN has no 'NEIGHBOURS'"):
-        _run(data["caltech20"], "random", tmp_path / "r", "KNN.NEIGHBOURS", "5")
+        _run(data["caltech20"], "random", tmp_path / "r", "TEST.KNN_FEATURES", "embedding")
+    with pytest.raises(KeyError, match="TEST has no 'KNN_NEIGHBOURS'"):
+        _run(data["caltech20"], "random", tmp_path / "r", "TEST.KNN_NEIGHBOURS", "5")

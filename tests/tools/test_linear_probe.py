@@ -62,7 +62,7 @@ def test_fast_sgd_reruns_from_the_cache_and_resumes(data, tmp_path, monkeypatch)
     _run(data["scenes15"], data["weights"], tmp_path / "b", *opts[:-4], "SOLVER.EPOCHS", "2", "SOLVER.STEPS", "(3,)")
     resumed = _run(data["scenes15"], data["weights"], tmp_path / "b", *opts, resume=True)
     assert resumed["top1"] == first["top1"]
-    a, b = (torch.load(tmp_path / d / "probe_last.pth", weights_only=True)["classifier"] for d in "ab")
+    a, b = (torch.load(tmp_path / d / "probe_last.pth", weights_only=True)["model"] for d in "ab")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 

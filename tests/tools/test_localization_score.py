@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from pretrain.diagnosis.image_set import ImageSet
+from pretrain.data.labeled import LabeledImages
 from pretrain.diagnosis.localization import foreground
 from tests.conftest import TINY, shared_data
 from tests.tools.test_visualize_tool import load_tool, tiny  # noqa: F401  (fixture)
@@ -39,8 +39,8 @@ def test_scores_both_sets_for_two_models(tmp_path, tiny, embedded_cache, capsys)
         assert d["versus"] == "a" and d["images"] == 6 and d["ci95"][0] <= d["mean"] <= d["ci95"][1]
         assert f"{name}: b - a = {d['mean']:+.3f}" in table
     # chance is the mask's area share at the model's 32 px input
-    images = ImageSet.from_folder(shared_data("sod-dev", "images"), 6)
-    first = images.relpaths[0]
+    images = LabeledImages.from_folder(shared_data("sod-dev", "images"), 6)
+    first = images.paths[0]
     _, mask = images.with_mask(0, shared_data("sod-dev", "masks"))
     chance = foreground(mask, 32).float().mean().item()
     assert result["sets"]["sod-dev/images"]["a"]["per_image"][first][1] == pytest.approx(chance, abs=1e-5)

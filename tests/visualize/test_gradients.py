@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pretrain.diagnosis.image_set import ImageSet
+from pretrain.data.labeled import LabeledImages
 from pretrain.visualize.gradients import Explained, gradients_figure, masked, normalized_map, overlay
 from pretrain.visualize.grid import HEADER
 from tests.diagnosis.test_class_gradient import corner_model
@@ -13,7 +13,7 @@ from tests.diagnosis.test_class_gradient import corner_model
 CELL, GAP = (32, 32), 2
 
 
-def labeled(root, n: int = 2) -> tuple[ImageSet, str]:
+def labeled(root, n: int = 2) -> tuple[LabeledImages, str]:
     """images/<class>/<i>.png (class c0 and c1) with masks/<class>/<i>.png covering the top-left quadrant."""
     rng = np.random.default_rng(0)
     for c in ("c0", "c1"):
@@ -22,7 +22,7 @@ def labeled(root, n: int = 2) -> tuple[ImageSet, str]:
                                ("masks", np.pad(np.full((16, 16), 255, np.uint8), ((0, 16), (0, 16))))):  # fmt: skip
                 (root / sub / c).mkdir(parents=True, exist_ok=True)
                 assert cv2.imwrite(str(root / sub / c / f"{i}.png"), image)
-    return ImageSet.from_folder(str(root / "images")), str(root / "masks")
+    return LabeledImages.from_folder(str(root / "images")), str(root / "masks")
 
 
 def explained(name: str = "corner") -> Explained:
@@ -77,4 +77,4 @@ def test_true_target_needs_class_folders(tmp_path):
     (tmp_path / "flat").mkdir()
     assert cv2.imwrite(str(tmp_path / "flat" / "x.png"), np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(ValueError, match="flat: use 'predicted'"):
-        gradients_figure(ImageSet.from_folder(str(tmp_path / "flat")), [explained()], "true")
+        gradients_figure(LabeledImages.from_folder(str(tmp_path / "flat")), [explained()], "true")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from pretrain.diagnosis.image_set import ImageSet
+from pretrain.data.labeled import LabeledImages
 from pretrain.visualize.grid import HEADER
 from pretrain.visualize.neighbors import OTHER, SAME, neighbors_figure
 
@@ -13,12 +13,12 @@ CELL, GAP = (30, 30), 2
 COLOURS = {"a": [(250, 0, 0), (200, 0, 0)], "b": [(0, 0, 250), (0, 0, 200)]}  # two images per class
 
 
-def folder(root) -> ImageSet:
+def folder(root) -> LabeledImages:
     for name, colours in COLOURS.items():
         (root / name).mkdir(parents=True)
         for i, c in enumerate(colours):
             assert cv2.imwrite(str(root / name / f"{i}.png"), np.full((30, 30, 3), c[::-1], np.uint8))
-    return ImageSet.from_folder(str(root))
+    return LabeledImages.from_folder(str(root))
 
 
 def cell(figure: np.ndarray, row: int, col: int) -> np.ndarray:
@@ -52,7 +52,7 @@ def test_unlabeled_gallery_draws_no_frames(tmp_path):
     queries = folder(tmp_path / "q")
     (tmp_path / "flat").mkdir()
     assert cv2.imwrite(str(tmp_path / "flat" / "x.png"), np.full((30, 30, 3), 77, np.uint8))
-    gallery = ImageSet.from_folder(str(tmp_path / "flat"))
+    gallery = LabeledImages.from_folder(str(tmp_path / "flat"))
     figure = neighbors_figure(queries, gallery, {"m": (torch.ones(4, 1), torch.zeros(4, 1, dtype=torch.long))},
                               cell=CELL, gap=GAP)  # fmt: skip
     assert (cell(figure, 0, 1)[0, 15] == 77).all()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pretrain.diagnosis.image_set import ImageSet
+from pretrain.data.labeled import LabeledImages
 from pretrain.saliency import build_saliency
 from pretrain.visualize.grid import HEADER, fit_image, letterbox
 from pretrain.visualize.saliency import saliency_figure
@@ -19,7 +19,7 @@ def left_half(image: np.ndarray) -> np.ndarray:
 
 
 def test_grid_size_and_maps_on_sod():
-    images = ImageSet.from_folder(shared_data("sod-dev", "images")).subset([0, 1])
+    images = LabeledImages.from_folder(shared_data("sod-dev", "images")).subset([0, 1])
     methods = {"half": left_half, "rbd": build_saliency("rbd")}
     figure = saliency_figure(images, methods, shared_data("sod-dev", "masks"), cell=CELL, gap=GAP)
     assert figure.shape == (HEADER + 2 * (CELL[0] + GAP), 4 * (CELL[1] + GAP) - GAP, 3)
@@ -29,7 +29,7 @@ def test_grid_size_and_maps_on_sod():
 
 
 def test_without_masks_and_without_methods():
-    images = ImageSet.from_folder(shared_data("sod-dev", "images")).subset([0])
+    images = LabeledImages.from_folder(shared_data("sod-dev", "images")).subset([0])
     figure = saliency_figure(images, {"half": left_half}, cell=CELL, gap=GAP)
     assert figure.shape == (HEADER + CELL[0] + GAP, 2 * (CELL[1] + GAP) - GAP, 3)
     with pytest.raises(ValueError, match="at least one method"):

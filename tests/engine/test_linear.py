@@ -1,6 +1,6 @@
 import torch
 
-from pretrain.probe import fit_linear_probe, probe_accuracy
+from pretrain.engine.linear import fit_linear_probe, probe_accuracy
 
 
 def test_separable_problem_is_solved():

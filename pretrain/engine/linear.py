@@ -1,4 +1,4 @@
-"""A linear classifier on cached frozen features (the fast probe).
+"""A linear classifier fitted at once on extracted features: the fast probe, the end-of-run summary, diagnosis.
 
 The paper's protocol (SGD lr 30 for 100 epochs on augmented crops) needs a full data pass per
 epoch; on features extracted once from the center crop, an L2-regularized multinomial

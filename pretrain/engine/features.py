@@ -1,4 +1,8 @@
-"""Frozen-network outputs of a labeled dataset, computed once and sharded over ranks."""
+"""The one feature extractor: a network's outputs for a labeled dataset, sharded over ranks, gathered in order.
+
+The kNN monitor reads the training model through it, the probes a frozen model's crops, diagnosis
+a frozen model's whole images; all three get {"features", ..., "labels"} rows in dataset order.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from pretrain.data import LabeledImages
 from pretrain.models import EmbeddingModel
+from pretrain.models.frozen import FrozenModel
 from pretrain.utils import comm
 
 Forward = Callable[[torch.Tensor], dict[str, torch.Tensor]]
@@ -80,10 +86,14 @@ def gather_outputs(
 
 @torch.no_grad()
 def extract_features(
-    model: EmbeddingModel, loader: DataLoader, num_samples: int, device: torch.device, desc: str = "features"
+    model: EmbeddingModel | FrozenModel,
+    loader: DataLoader,
+    num_samples: int,
+    device: torch.device,
+    desc: str = "features",
 ) -> dict[str, torch.Tensor]:
     """{"features", "embeddings", "labels"} (float32) for all ``num_samples`` rows, in dataset order, on every
-    rank's CPU (see :func:`gather_outputs`)."""
+    rank's CPU (see :func:`gather_outputs`); "embeddings" are the model's L2-normalized rows in its space."""
     was_training = model.training
     model.eval()
 
@@ -97,12 +107,20 @@ def extract_features(
         model.train(was_training)
 
 
-def crop_features(backbone: nn.Module) -> Forward:
+def crop_features(model: nn.Module) -> Forward:
     """Images (B, 3, H, W) or crops (B, K, 3, H, W) -> {"features": (B, K, C)} (K = 1 for single images)."""
 
     def forward(x: torch.Tensor) -> dict[str, torch.Tensor]:
         crops = x.shape[1] if x.dim() == 5 else 1
-        f = backbone(x.reshape(-1, *x.shape[-3:])).float()
+        f = model(x.reshape(-1, *x.shape[-3:])).float()
         return {"features": f.view(x.shape[0], crops, -1)}
 
     return forward
+
+
+def whole_image_features(
+    model: FrozenModel, images: LabeledImages, device: torch.device, desc: str = "features", batch_size: int = 64
+) -> dict[str, torch.Tensor]:
+    """:func:`extract_features` of ``images`` as ``model`` reads whole images (``model.prepare``), in order."""
+    loader = DataLoader(images.with_transform(model.prepare), batch_size=batch_size)
+    return extract_features(model.to(device), loader, len(images), device, desc)

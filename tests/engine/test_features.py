@@ -1,8 +1,8 @@
 import torch
 
 from pretrain.data import build_eval_dataset, build_eval_loader, dataset_roots
+from pretrain.engine.features import extract_features
 from pretrain.models import build_model
-from pretrain.probe import extract_features
 
 
 def test_features_come_back_in_dataset_order(tiny_cfg):
@@ -36,7 +36,7 @@ def _forward(x: torch.Tensor) -> dict[str, torch.Tensor]:
 def _gather_worker(rank: int, world: int, init: str, out: str) -> None:
     import torch.distributed as dist
 
-    from pretrain.probe import features
+    from pretrain.engine import features
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     features.GATHER_ROWS = 2  # several all-gather steps over the padded shards of 4 rows
@@ -47,7 +47,7 @@ def _gather_worker(rank: int, world: int, init: str, out: str) -> None:
 
 
 def test_two_ranks_gather_the_single_process_rows_on_the_cpu(tmp_path):
-    from pretrain.probe.features import gather_outputs
+    from pretrain.engine.features import gather_outputs
 
     images, labels = _rows(7)
     single = gather_outputs(_forward, _loader(images, labels, 0, 1), 7, torch.device("cpu"))
@@ -60,7 +60,7 @@ def test_two_ranks_gather_the_single_process_rows_on_the_cpu(tmp_path):
 
 
 def test_rows_are_stored_in_the_requested_precision():
-    from pretrain.probe.features import gather_outputs
+    from pretrain.engine.features import gather_outputs
 
     images, labels = _rows(5)
     half = gather_outputs(_forward, _loader(images, labels, 0, 1), 5, torch.device("cpu"), dtype=torch.float16)

@@ -23,13 +23,13 @@ from pretrain.augment.copy_paste import COUNTED
 from pretrain.data import build_eval_dataset, build_eval_loader, build_train_batches, build_train_dataset, dataset_roots
 from pretrain.instdisc import InstanceDiscrimination, MemoryBank
 from pretrain.models import build_model
-from pretrain.probe import extract_features
 from pretrain.utils import comm
 from pretrain.utils.events import MetricsWriter
 from pretrain.utils.torch_file import save_atomic
 
 from .checkpoint import LAST, last_checkpoint, load_checkpoint, rng_state, set_rng_state
 from .evaluation import knn_monitor, linear_probe_eval
+from .features import extract_features
 from .solver import build_optimizer, lr_at_epoch, set_lr
 
 logger = logging.getLogger("pretrain")

@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 from pretrain.config import load_config
 from pretrain.data.build import dataset_roots, mask_root
-from pretrain.diagnosis.frozen_model import load_models
 from pretrain.diagnosis.localization import embedded_score_set, score_models
+from pretrain.diagnosis.models import load_models
 from pretrain.engine import Trainer, prepare_embedded
 from pretrain.utils.atomic import atomic_open, write_json
 from pretrain.utils.logger import setup_logger

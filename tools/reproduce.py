@@ -10,6 +10,11 @@ skipped, so rerunning a killed reproduction continues it. Tables print as markdo
     python tools/reproduce.py --preset full --device cuda  # the small-scale setting for one GPU machine
     python tools/reproduce.py --seeds 0,1,2 --epochs 40 --settings baseline,rbd,true
     python tools/reproduce.py --dataset caltech20          # ../shared/data/caltech20 (no true masks)
+    python tools/reproduce.py --preset evidence            # baseline vs RBD (and true masks), 5 paired seeds, both sets
+
+Every setting is compared with the baseline seed by seed: the mean paired gain, its 95% t
+interval and the seeds that gained (kNN, linear probe and, on the embedded set, the
+localization score).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 # This script is named like the package it drives: keep its own folder off the import path.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
@@ -33,8 +39,11 @@ from pretrain.reproduce import (  # noqa: E402
     prepare_caltech20,
     preset_opts,
     reproduce,
+    select_panels,
     table_settings,
 )
+from pretrain.reproduce.runner import REPORT  # noqa: E402
+from pretrain.utils.atomic import write_json  # noqa: E402
 from pretrain.utils.cli import parse_with_overrides, run_tool  # noqa: E402
 from pretrain.utils.logger import setup_logger  # noqa: E402
 
@@ -62,7 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", type=_ints, help="training seeds, comma-separated: 0,1,2 (default: the preset's)")
     p.add_argument("--epochs", type=int, help="SOLVER.EPOCHS, lr steps at 75%% and 90%% (default: the preset's)")
     p.add_argument("--settings", type=_settings, help=f"a subset of Table 2's, comma-separated: {','.join(SETTINGS)}")
-    p.add_argument("--dataset", choices=DATASETS, default="embedded", help="the generated set, or caltech20's photos")
+    p.add_argument(
+        "--dataset", choices=DATASETS, help="the generated set or caltech20's photos (default: the preset's)"
+    )
     p.add_argument(
         "--data-root",
         default=os.path.join(SHARED_DATA, "caltech20"),
@@ -71,7 +82,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cache-dir", default=os.path.join("output", "cache"), help="where caltech20 is prepared, once")
     p.add_argument(
         "--output",
-        help="folder of runs and reproduce.json (default: output/reproduce/<preset>, caltech20-<preset> for caltech20)",
+        help="folder of runs and reproduce.json (default: output/reproduce/<preset>, caltech20-<preset> for caltech20; "
+        "a preset of several data sets puts each in its own subfolder)",
     )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--jobs", type=int, help="runs at a time (default: the preset's)")
@@ -84,23 +96,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parse_with_overrides(p, argv, "SOLVER.EPOCHS 10 (for every run)")
 
 
-def dataset_opts(args: argparse.Namespace) -> tuple[list[str], dict[str, str] | None]:
+def dataset_opts(args: argparse.Namespace, dataset: str) -> tuple[list[str], dict[str, str] | None]:
     """Overrides that point every run at the data set, and its mask folders (None: the embedded set's own)."""
-    if args.dataset == "embedded":
+    if dataset == "embedded":
         return [], None
     prepared = prepare_caltech20(args.data_root, args.cache_dir)
     return ["DATA.SOURCE", "folder", "DATA.TRAIN_ROOT", prepared.train, "DATA.VAL_ROOT", prepared.val], prepared.masks
 
 
-def main(args: argparse.Namespace) -> dict:
+def run_dataset(args: argparse.Namespace, dataset: str, output: str) -> dict:
+    """Every run of the preset on one data set; prints its tables and its paired comparisons."""
     preset = PRESETS[args.preset]
-    name = args.preset if args.dataset == "embedded" else f"{args.dataset}-{args.preset}"
-    output = args.output or os.path.join("output", "reproduce", name)
-    setup_logger(output)
-    data, mask_roots = dataset_opts(args)
-    requested = args.settings or table_settings(TABLE2)
-    settings, notes = available_settings(requested, args.texture_root, mask_roots, args.dataset)
-    schedule = preset_opts(preset, args.dataset)
+    data, mask_roots = dataset_opts(args, dataset)
+    requested = args.settings or list(preset.settings.get(dataset, ())) or table_settings(TABLE2)
+    settings, notes = available_settings(requested, args.texture_root, mask_roots, dataset)
+    schedule = preset_opts(preset, dataset)
     opts = [*schedule, *(epoch_opts(args.epochs) if args.epochs else []), *data, *args.opts]
     report = reproduce(
         args.config_file,
@@ -111,22 +121,43 @@ def main(args: argparse.Namespace) -> dict:
         args.device,
         args.jobs or preset.jobs,
         args.texture_root,
+        panels=select_panels(settings) if preset.settings else TABLE2,
         notes=tuple(notes),
         train=not args.report_only,
         mask_roots=mask_roots,
-        dataset=args.dataset,
+        dataset=dataset,
     )
-    print(
-        f"\nTable 2 at small scale on {args.dataset} ({args.preset} preset: {preset.about}; overrides {' '.join(opts)})"
-    )
+    print(f"\nTable 2 at small scale on {dataset} ({args.preset} preset: {preset.about}; overrides {' '.join(opts)})")
     print(f"seeds {report['seeds']}, {report['trained']} runs trained, {report['seconds'] / 60:.1f} min\n")
     print(report["tables"])
+    if report["comparisons"]:
+        print(f"\nPaired gains over {report['reference']} (same seed, same draws but the composites):\n")
+        print(report["comparison_table"])
     for note in notes:
         print(f"\nnote: {note}")
     if report["missing"]:
         print(f"\nnot finished ({len(report['missing'])} runs): {' '.join(report['missing'])}")
-    print(f"\nJSON: {os.path.join(output, 'reproduce.json')}")
+    print(f"\nJSON: {os.path.join(output, REPORT)}")
     return report
+
+
+def main(args: argparse.Namespace) -> dict:
+    preset = PRESETS[args.preset]
+    datasets = [args.dataset] if args.dataset else list(preset.datasets)
+    name = args.preset if datasets != ["caltech20"] else f"caltech20-{args.preset}"
+    output = args.output or os.path.join("output", "reproduce", name)
+    setup_logger(output)
+    if len(datasets) == 1:
+        return run_dataset(args, datasets[0], output)
+    start = time.perf_counter()
+    reports = {dataset: run_dataset(args, dataset, os.path.join(output, dataset)) for dataset in datasets}
+    combined = {"preset": args.preset, "datasets": reports, "seconds": time.perf_counter() - start}
+    write_json(os.path.join(output, REPORT), combined)
+    print(
+        f"\n{args.preset} preset: {len(datasets)} data sets in {combined['seconds'] / 60:.1f} min; JSON: "
+        f"{os.path.join(output, REPORT)}"
+    )
+    return combined
 
 
 if __name__ == "__main__":

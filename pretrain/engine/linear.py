@@ -35,6 +35,10 @@ def fit_linear_probe(
     """Minimize cross-entropy + weight_decay/2 * ||W||^2 over all rows at once (L-BFGS)."""
     features = features.float()
     probe = LinearProbe(features.mean(0), features.std(0).clamp_min(1e-6), num_classes).to(features.device)
+    # The objective is convex: start at zero, so the fit is a function of the features alone (a
+    # random start drawn from the global generator made it depend on whatever ran before).
+    nn.init.zeros_(probe.fc.weight)
+    nn.init.zeros_(probe.fc.bias)
     opt = torch.optim.LBFGS(probe.parameters(), lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from pretrain.augment.batched import PhotometricAugmentation
 from pretrain.augment.copy_paste import COUNTED
-from pretrain.data import build_eval_dataset, build_train_batches, build_train_dataset, dataset_roots
+from pretrain.data import build_eval_dataset, build_eval_loader, build_train_batches, build_train_dataset, dataset_roots
 from pretrain.instdisc import InstanceDiscrimination, MemoryBank
 from pretrain.models import build_model
 from pretrain.utils import comm
@@ -29,6 +29,7 @@ from pretrain.utils.torch_file import save_atomic
 
 from .checkpoint import LAST, last_checkpoint, load_checkpoint, rng_state, set_rng_state
 from .evaluation import knn_monitor, linear_probe_eval
+from .features import extract_features
 from .solver import build_optimizer, lr_at_epoch, set_lr
 
 logger = logging.getLogger("pretrain")
@@ -265,11 +266,23 @@ class Trainer:
         logger.info("resumed from %s at epoch %d iteration %d", path, self.epoch, self.iter)
 
     def resume_or_start(self, resume: bool) -> None:
+        """Loads the last checkpoint with ``resume`` (if there is one), else starts: INSTDISC.BANK_INIT."""
         path = last_checkpoint(self.cfg.OUTPUT_DIR) if resume else None
         if path:
             self.load(path)
-        elif resume:
+            return
+        if resume:
             logger.info("--resume: no checkpoint in %s, starting from scratch", self.cfg.OUTPUT_DIR)
+        if self.cfg.INSTDISC.BANK_INIT == "features":
+            self.init_bank()
+
+    @torch.no_grad()
+    def init_bank(self) -> None:
+        """Every bank row := the current model's embedding of its image (the evaluation transform's center crop)."""
+        images = build_eval_dataset(self.cfg, self.train_set.root)
+        out = extract_features(self.model, build_eval_loader(self.cfg, images), len(images), self.device, "bank init")
+        bank = self.criterion.bank.features
+        bank.copy_(out["embeddings"].to(bank.device, bank.dtype))
 
     def close(self) -> None:
         if self.metrics is not None:

@@ -12,6 +12,7 @@ from .settings import (
     Preset,
     epoch_opts,
     preset_opts,
+    select_panels,
     setting_masks,
     table_settings,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "preset_opts",
     "read_result",
     "reproduce",
+    "select_panels",
     "setting_masks",
     "table_settings",
 ]

@@ -19,16 +19,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from fvcore.common.config import CfgNode
 from tqdm import tqdm
 
 from pretrain.config import load_config
 from pretrain.data.build import dataset_roots, mask_root
+from pretrain.diagnosis.localization import embedded_score_set, score_models
+from pretrain.diagnosis.models import load_models
 from pretrain.engine import Trainer, prepare_embedded
 from pretrain.utils.atomic import atomic_open, write_json
 from pretrain.utils.logger import setup_logger
 
+from .pairing import compare, format_comparisons
 from .settings import SETTINGS, TABLE2, Panel, setting_masks
-from .tables import aggregate, format_tables
+from .tables import METRICS, aggregate, format_tables
 
 logger = logging.getLogger("pretrain.reproduce")
 
@@ -137,9 +141,18 @@ def train_run(config_file: str, run: Run, device: str, threads: int = 0) -> dict
     if metrics.get("interrupted"):
         raise RuntimeError(f"run {run.output_dir} was interrupted by SIGTERM; rerun to continue it")
     result = {"setting": run.setting, "seed": run.seed, "opts": list(run.opts), **metrics}
+    if cfg.DATA.SOURCE == "embedded":  # true masks to score against
+        result["localization"] = localization(cfg, os.path.join(cfg.OUTPUT_DIR, "model_final.pth"), device)
     result["seconds"] = time.perf_counter() - start
     write_json(os.path.join(run.output_dir, RESULT), result)
     return result
+
+
+def localization(cfg: CfgNode, checkpoint: str, device: str) -> float:
+    """The run's localization score on the embedded set's held-out images, in % (``tools/localization_score.py``)."""
+    (model,) = load_models([f"run={checkpoint}"])
+    scores = score_models([model], [embedded_score_set(cfg)], torch.device(device))
+    return 100 * next(iter(scores.values()))["run"]["score"]
 
 
 def prepare_data(config_file: str, runs: list[Run]) -> None:
@@ -200,9 +213,11 @@ def reproduce(
     train: bool = True,
     mask_roots: dict[str, str] | None = None,
     dataset: str = "embedded",
+    reference: str = "baseline",
 ) -> dict[str, Any]:
     """Trains (or reads) every run, aggregates over seeds and writes ``<output>/reproduce.json``.
 
+    Every other setting is compared with ``reference`` seed by seed (:mod:`.pairing`).
     ``train`` False tabulates only the runs already finished and lists the others as missing;
     ``mask_roots`` and ``dataset`` as in :func:`plan_runs` and :func:`available_settings`.
     """
@@ -214,6 +229,7 @@ def reproduce(
     for result in results:
         grouped[result["setting"]].append(result)
     summary = aggregate(grouped)
+    comparisons = compare(results, [s for s in settings if s != reference], reference, tuple(METRICS))
     report = {
         "config_file": config_file,
         "dataset": dataset,
@@ -224,6 +240,9 @@ def reproduce(
         "runs": results,
         "summary": summary,
         "tables": format_tables(summary, panels),
+        "reference": reference,
+        "comparisons": comparisons,
+        "comparison_table": format_comparisons(comparisons, reference, METRICS),
         "seconds": time.perf_counter() - start,
         "run_seconds": sum(r["seconds"] for r in results),
         "trained": sum(not r.get("skipped") for r in results),

@@ -1,13 +1,15 @@
-"""Mean and spread over seeds, laid out like the paper's Table 2 (pure functions, no I/O)."""
+"""Mean over seeds and its 95% interval, laid out like the paper's Table 2 (pure functions, no I/O)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+from .pairing import mean_interval
 from .settings import TABLE2, Panel
 
-METRICS = {"linear_top1": "linear", "knn_top1": "kNN"}
+# result key -> row name; "localization" (embedded set only): % of class-gradient energy on the object.
+METRICS = {"linear_top1": "linear top-1", "knn_top1": "kNN top-1", "localization": "localization score"}
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -21,7 +23,9 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def aggregate(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """setting -> {metric: {"mean", "std", "values"}, "seeds": n} from each run's final metrics."""
+    """setting -> {metric: {"mean", "std", "low", "high", "values"}, "seeds": n} from each run's final metrics.
+
+    ``low``/``high``: the 95% t interval of the mean (the mean itself for one seed)."""
     out: dict[str, dict[str, Any]] = {}
     for setting, results in runs.items():
         if not results:
@@ -31,7 +35,8 @@ def aggregate(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]
             values = [r[key] for r in results if key in r]
             if values:
                 mean, std = mean_std(values)
-                entry[key] = {"mean": mean, "std": std, "values": values}
+                _, low, high = mean_interval(values)
+                entry[key] = {"mean": mean, "std": std, "low": low, "high": high, "values": values}
         out[setting] = entry
     return out
 
@@ -40,15 +45,18 @@ def _cell(entry: dict[str, Any] | None, key: str) -> str:
     if entry is None or key not in entry:
         return "-"
     m = entry[key]
-    return f"{m['mean']:.1f}" if len(m["values"]) == 1 else f"{m['mean']:.1f} ± {m['std']:.1f}"
+    return f"{m['mean']:.1f}" if len(m["values"]) == 1 else f"{m['mean']:.1f} ± {m['high'] - m['mean']:.1f}"
 
 
 def format_panel(panel: Panel, summary: dict[str, dict[str, Any]]) -> str:
-    """One panel as a markdown table: a column per setting, a row per metric, the paper's row last."""
+    """One panel as a markdown table: a column per setting, a row per metric, the paper's row last.
+
+    A cell is the mean over seeds ± the half-width of its 95% t interval (no interval for one seed)."""
     header = ["", *(c.label for c in panel.columns)]
     rows = [
-        [f"{name} top-1 here", *(_cell(summary.get(c.setting), key) for c in panel.columns)]
+        [f"{name} here", *(_cell(summary.get(c.setting), key) for c in panel.columns)]
         for key, name in METRICS.items()
+        if key != "localization" or any(key in summary.get(c.setting, {}) for c in panel.columns)
     ]
     rows.append(["paper (ImageNet linear)", *(f"{c.paper:.1f}" for c in panel.columns)])
     lines = [f"**{panel.title}**", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -21,6 +21,7 @@ from pretrain.reproduce import (
     plan_runs,
     preset_opts,
     read_result,
+    select_panels,
     table_settings,
 )
 
@@ -44,7 +45,8 @@ def test_aggregate_over_seeds():
     assert summary["rbd"]["linear_top1"]["mean"] == 52.0
     assert summary["rbd"]["linear_top1"]["std"] == pytest.approx(2.828427)
     assert summary["rbd"]["knn_top1"]["values"] == [40.0, 44.0]
-    assert summary["baseline"]["knn_top1"] == {"mean": 39.0, "std": 0.0, "values": [39.0]}
+    assert summary["rbd"]["linear_top1"]["high"] == pytest.approx(52.0 + 12.706 * 2.828427 / 2**0.5)
+    assert summary["baseline"]["knn_top1"] == {"mean": 39.0, "std": 0.0, "low": 39.0, "high": 39.0, "values": [39.0]}
 
 
 def test_panel_layout_is_the_papers_with_our_rows_above():
@@ -56,13 +58,16 @@ def test_panel_layout_is_the_papers_with_our_rows_above():
             "",
             "|  | A | B |",
             "|---|---|---|",
-            "| linear top-1 here | 52.0 ± 2.8 | - |",
-            "| kNN top-1 here | 42.0 ± 2.8 | - |",
+            "| linear top-1 here | 52.0 ± 25.4 | - |",  # the 95% t interval of 2 seeds: 12.7 std / sqrt(2)
+            "| kNN top-1 here | 42.0 ± 25.4 | - |",
             "| paper (ImageNet linear) | 59.3 | 57.8 |",
         ]
     )
     one_seed = format_panel(panel, aggregate({"gs": [{"linear_top1": 47.25, "knn_top1": 30.0}]}))
     assert "| linear top-1 here | - | 47.2 |" in one_seed  # one seed: no spread shown
+    assert "localization" not in one_seed  # its row appears only where runs were scored
+    scored = format_panel(panel, aggregate({"gs": [{"linear_top1": 47.0, "knn_top1": 30.0, "localization": 41.0}]}))
+    assert "| localization score here | - | 41.0 |" in scored
 
 
 def test_table2_has_the_papers_panels_and_numbers():
@@ -123,7 +128,7 @@ def test_presets_give_caltech20_as_many_steps_as_the_embedded_set():
     embedded = ["SOLVER.EPOCHS", "30", "SOLVER.STEPS", "(22, 27)", "TEST.KNN_PERIOD", "0"]
     assert preset_opts(reduced, "embedded") == embedded
     assert preset_opts(reduced, "caltech20")[:4] == ["SOLVER.EPOCHS", "75", "SOLVER.STEPS", "(56, 68)"]
-    for preset in PRESETS.values():  # 2,000 images (31 steps of 64) against 800 (12 steps)
+    for preset in (p for p in PRESETS.values() if "caltech20" in p.epochs):  # 2,000 images (31 steps) vs 800 (12)
         steps = preset.epochs["embedded"] * (2000 // 64), preset.epochs["caltech20"] * (800 // 64)
         assert abs(steps[1] / steps[0] - 1) < 0.05
     with pytest.raises(ValueError, match="unknown dataset 'voc'"):
@@ -138,3 +143,12 @@ def test_a_result_from_other_overrides_is_refused(tmp_path):
         json.dump({"opts": ["SOLVER.EPOCHS", "6"], "linear_top1": 50.0}, f)
     with pytest.raises(ValueError, match="other overrides"):
         read_result(run)
+
+
+def test_presets_name_their_data_sets_and_panels():
+    assert PRESETS["reduced"].datasets == ("embedded",) and PRESETS["evidence"].datasets == ("embedded", "caltech20")
+    evidence = PRESETS["evidence"]
+    assert len(evidence.seeds) >= 5 and evidence.settings["embedded"] == ("baseline", "rbd", "true")
+    (panel,) = select_panels(list(evidence.settings["embedded"]))  # (b)-(d) would hold RBD alone
+    assert [c.label for c in panel.columns] == ["InstDisc", "RBD", "true masks (BASNet)"]
+    assert select_panels(["gaussian"]) == ()

@@ -1,27 +1,31 @@
-"""tools/reproduce.py end to end on a tiny setting: tables, JSON, a rerun that trains nothing, caltech20."""
+"""tools/reproduce.py end to end on a tiny setting: tables, JSON, a rerun that trains nothing, caltech20,
+the evidence preset's paired comparisons. In-process: the tool's ``main`` on parsed arguments."""
 
 import json
 import os
-import subprocess
-import sys
+from types import SimpleNamespace
+
+import pytest
 
 from pretrain.reproduce import PRESETS
-from tests.conftest import REPO, TINY
+from tests.conftest import TINY
 from tests.reproduce.test_caltech20 import caltech_subset
-
-TOOL = os.path.join(REPO, "tools", "reproduce.py")
-
-
-def _reproduce(output, cache, *args):
-    cmd = [sys.executable, TOOL, "--output", str(output), "--device", "cpu", *args]
-    cmd += [*TINY, "SOLVER.EPOCHS", "1", "DATA.EMBEDDED.CACHE_DIR", cache]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=output.parent)
+from tools import reproduce as tool
 
 
-def test_two_settings_one_seed_then_a_rerun_skips_them(embedded_cache, tmp_path):
+def _run(capsys, *argv: str) -> SimpleNamespace:
+    tool.main(tool.parse_args([str(a) for a in argv]))
+    return SimpleNamespace(returncode=0, stdout=capsys.readouterr().out)
+
+
+def _reproduce(capsys, output, cache, *args):
+    return _run(capsys, "--output", output, "--device", "cpu", *args, *TINY, "SOLVER.EPOCHS", "1",
+                "DATA.EMBEDDED.CACHE_DIR", cache)  # fmt: skip
+
+
+def test_two_settings_one_seed_then_a_rerun_skips_them(embedded_cache, tmp_path, capsys):
     out = tmp_path / "rep"
-    first = _reproduce(out, embedded_cache, "--settings", "baseline,rbd", "--seeds", "7", "--jobs", "2")
-    assert first.returncode == 0, first.stderr[-3000:]
+    first = _reproduce(capsys, out, embedded_cache, "--settings", "baseline,rbd", "--seeds", "7", "--jobs", "2")
     report = json.loads((out / "reproduce.json").read_text())
     assert report["trained"] == 2 and report["seeds"] == [7]
     runs = {r["setting"]: r for r in report["runs"]}
@@ -33,20 +37,17 @@ def test_two_settings_one_seed_then_a_rerun_skips_them(embedded_cache, tmp_path)
     assert "| paper (ImageNet linear) | 56.5 | 57.8 | 58.1 | 59.3 | 62.9 |" in first.stdout
     assert report["summary"]["rbd"]["linear_top1"]["mean"] == rbd
 
-    again = _reproduce(out, embedded_cache, "--settings", "baseline,rbd", "--seeds", "7")
-    assert again.returncode == 0, again.stderr[-3000:]
+    again = _reproduce(capsys, out, embedded_cache, "--settings", "baseline,rbd", "--seeds", "7")
     rerun = json.loads((out / "reproduce.json").read_text())
     assert rerun["trained"] == 0 and all(r["skipped"] for r in rerun["runs"])
     assert rerun["summary"] == report["summary"] and row in again.stdout
 
 
-def test_report_only_tabulates_finished_runs_and_names_the_rest(embedded_cache, tmp_path):
+def test_report_only_tabulates_finished_runs_and_names_the_rest(embedded_cache, tmp_path, capsys):
     out = tmp_path / "rep"
-    first = _reproduce(out, embedded_cache, "--settings", "baseline", "--seeds", "0")
-    assert first.returncode == 0, first.stderr[-3000:]
+    _reproduce(capsys, out, embedded_cache, "--settings", "baseline", "--seeds", "0")
     args = ("--report-only", "--settings", "baseline,texture", "--seeds", "0,1", "--texture-root", str(tmp_path / "no"))
-    done = _reproduce(out, embedded_cache, *args)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = _reproduce(capsys, out, embedded_cache, *args)
     report = json.loads((out / "reproduce.json").read_text())
     assert report["trained"] == 0 and [r["seed"] for r in report["runs"]] == [0]
     assert report["missing"] == [str(out / "baseline" / "seed1")]
@@ -54,18 +55,18 @@ def test_report_only_tabulates_finished_runs_and_names_the_rest(embedded_cache, 
     assert not (out / "baseline" / "seed1").exists()
 
 
-def test_unknown_setting_is_named(tmp_path):
-    done = subprocess.run([sys.executable, TOOL, "--settings", "rbd,basnet"], capture_output=True, text=True)
-    assert done.returncode == 2 and "unknown settings ['basnet']" in done.stderr
+def test_unknown_setting_is_named(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        tool.parse_args(["--settings", "rbd,basnet"])
+    assert exit_.value.code == 2 and "unknown settings ['basnet']" in capsys.readouterr().err
 
 
-def test_caltech20_is_prepared_once_and_trains_on_its_own_masks(tmp_path):
+def test_caltech20_is_prepared_once_and_trains_on_its_own_masks(tmp_path, capsys, monkeypatch):
     data = caltech_subset(tmp_path / "data", ("car_side", "airplanes"), 10, 3)
     tiny = [v for k, v in zip(TINY[::2], TINY[1::2], strict=True) for v in (k, v) if not k.startswith("DATA.")]
-    cmd = [sys.executable, TOOL, "--dataset", "caltech20", "--data-root", data, "--device", "cpu"]
-    cmd += ["--settings", "baseline,true,rbd", "--seeds", "0", *tiny, "SOLVER.EPOCHS", "1", "DATA.NUM_WORKERS", "0"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
+    monkeypatch.chdir(tmp_path)
+    done = _run(capsys, "--dataset", "caltech20", "--data-root", data, "--device", "cpu", "--settings",
+                "baseline,true,rbd", "--seeds", "0", *tiny, "SOLVER.EPOCHS", "1", "DATA.NUM_WORKERS", "0")  # fmt: skip
 
     out = tmp_path / "output" / "reproduce" / "caltech20-reduced"  # the defaults, under the working folder
     report = json.loads((out / "reproduce.json").read_text())
@@ -82,3 +83,32 @@ def test_caltech20_is_prepared_once_and_trains_on_its_own_masks(tmp_path):
     assert rbd[rbd.index("SOLVER.EPOCHS") + 1] == caltech_epochs  # the preset's caltech20 schedule, then the test's 1
     assert all(r["epochs"] == 1 and 0 <= r["linear_top1"] <= 100 for r in report["runs"])
     assert "| paper (ImageNet linear) | 56.5 | 57.8 | 58.1 | 59.3 | 62.9 |" in done.stdout
+
+
+def test_evidence_preset_pairs_every_arm_with_the_baseline_on_both_sets(embedded_cache, tmp_path, capsys):
+    data = caltech_subset(tmp_path / "data", ("car_side", "airplanes"), 10, 3)
+    tiny = [v for k, v in zip(TINY[::2], TINY[1::2], strict=True) for v in (k, v) if k != "DATA.SOURCE"]
+    out = tmp_path / "evidence"
+    done = _run(capsys, "--preset", "evidence", "--seeds", "0,1", "--jobs", "1", "--data-root", data, "--output", out,
+                "--cache-dir", tmp_path / "cache", "--device", "cpu", *tiny, "SOLVER.EPOCHS", "1",
+                "DATA.EMBEDDED.CACHE_DIR", embedded_cache)  # fmt: skip
+    report = json.loads((out / "reproduce.json").read_text())
+    assert report["preset"] == "evidence" and set(report["datasets"]) == {"embedded", "caltech20"}
+    embedded, caltech = report["datasets"]["embedded"], report["datasets"]["caltech20"]
+    assert embedded["settings"] == ["baseline", "rbd", "true"] and caltech["settings"] == ["baseline", "rbd"]
+    assert set(embedded["comparisons"]) == {"rbd", "true"} and set(caltech["comparisons"]) == {"rbd"}
+    runs = {(r["setting"], r["seed"]): r for r in embedded["runs"]}
+    gain = embedded["comparisons"]["true"]["linear_top1"]
+    assert gain["seeds"] == [0, 1] and gain["n"] == 2
+    expected = [runs["true", s]["linear_top1"] - runs["baseline", s]["linear_top1"] for s in (0, 1)]
+    assert gain["differences"] == pytest.approx(expected)
+    assert gain["low"] <= gain["mean"] <= gain["high"]
+    assert all(0 <= r["localization"] <= 100 for r in embedded["runs"])  # scored on the embedded set's true masks
+    assert "localization" in embedded["comparisons"]["rbd"] and "localization" not in caltech["comparisons"]["rbd"]
+    assert (
+        "| rbd - baseline | linear top-1 | 2 |" in done.stdout
+        and "| true - baseline | localization score |" in done.stdout
+    )
+    assert (
+        "| InstDisc | RBD | true masks (BASNet) |" in embedded["tables"] and "(b) copy-paste ratio" not in done.stdout
+    )

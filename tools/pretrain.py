@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Pretrain by instance discrimination (with copy-paste where configured).
+"""Pretrain by instance discrimination or MoCo v2 (MODEL.METHOD), with copy-paste where configured.
 
 With no arguments: the embedded default on the CPU, a few minutes, ending with a summary.
 
@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def copy_paste(cfg) -> str:
     cp = cfg.COPY_PASTE
     if cp.PROB == 0:
-        return "off (the InstDisc baseline)"
+        return "off (the baseline)"
     masks = cp.MASK_ROOT or f"{cfg.DATA.EMBEDDED.MASKS} masks"
     return f"p {cp.PROB}, {cp.BACKGROUND} background, blending {cp.BLEND}, {masks}"
 
@@ -55,7 +55,8 @@ def copy_paste(cfg) -> str:
 def summary(cfg, result: dict, seconds: float) -> str:
     """A few human lines: what was trained, for how long, and how good it is."""
     lines = [
-        f"dilo pretraining: {cfg.MODEL.BACKBONE.NAME} (width {cfg.MODEL.BACKBONE.WIDTH}) on {cfg.DATA.SOURCE} data, "
+        f"dilo pretraining: {cfg.MODEL.METHOD}, {cfg.MODEL.BACKBONE.NAME} (width {cfg.MODEL.BACKBONE.WIDTH}) "
+        f"on {cfg.DATA.SOURCE} data, "
         f"{result.get('epochs', result.get('epoch'))} epochs, {seconds / 60:.1f} min",  # finished ones
         f"  copy-paste    {copy_paste(cfg)}",
         f"  checkpoints   {os.path.join(cfg.OUTPUT_DIR, 'checkpoint_last.pth')}",

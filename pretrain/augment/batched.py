@@ -9,7 +9,7 @@ of it). Each step takes per-sample parameters from the plans (:mod:`.plan`):
   averaged (PIL antialiases with a triangle filter instead);
 - :func:`composite`: copy-paste's alpha composite, the Gaussian blending with OpenCV's kernel;
 - :class:`PhotometricAugmentation`: grayscale, ColorJitter (each sample's four operations in its
-  own order), flip and normalization.
+  own order), Gaussian blur (each sample's own sigma), flip and normalization.
 
 The pixels differ from the reference executor's only where float arithmetic differs from PIL's
 uint8 steps; ``tests/augment`` and ``tests/data`` measure by how much.
@@ -33,6 +33,28 @@ LUMA = (0.299, 0.587, 0.114)
 def gaussian_kernel_size(sigma: float) -> int:
     """The kernel OpenCV's GaussianBlur picks for float images and ksize (0, 0)."""
     return round(sigma * 8 + 1) | 1
+
+
+def blur_kernel_size(sigma: float) -> int:
+    """The augmentation blur's kernel: +-3 sigma, odd (both executors use it)."""
+    return 2 * math.ceil(3 * sigma) + 1
+
+
+def blur_batch(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Each (3, H, W) image of ``x`` blurred by a Gaussian of its own ``sigma``, reflect-padded as
+    torchvision's ``gaussian_blur``: one grouped separable convolution, the smaller kernels
+    zero-padded to the largest (the same sums, since reflection does not depend on the pad width)."""
+    sizes = torch.tensor([blur_kernel_size(s) for s in sigma.tolist()], device=x.device)
+    half = int(sizes.max()) // 2
+    taps = torch.arange(-half, half + 1, device=x.device, dtype=x.dtype)
+    sigma = sigma.to(x.device, x.dtype)[:, None]
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2) * (taps.abs() <= sizes[:, None] // 2)
+    kernel = (kernel / kernel.sum(1, keepdim=True)).repeat_interleave(x.shape[1], 0)  # (n * 3, K)
+    n, c, h, w = x.shape
+    y = F.pad(x.reshape(1, n * c, h, w), (half, half, half, half), mode="reflect")
+    y = F.conv2d(y, kernel.view(n * c, 1, -1, 1), groups=n * c)
+    y = F.conv2d(y, kernel.view(n * c, 1, 1, -1), groups=n * c)
+    return y.view(n, c, h, w)
 
 
 def crop_grid(boxes: torch.Tensor, out: tuple[int, int], full: tuple[int, int], k: int = 1) -> torch.Tensor:
@@ -122,7 +144,7 @@ JITTER = {BRIGHTNESS: adjust_brightness, CONTRAST: adjust_contrast, SATURATION: 
 class PhotometricAugmentation:
     """Device half of the fast path: uint8 crops (N, H, W, 3) + parameters -> normalized float (N, 3, H, W).
 
-    Grayscale, ColorJitter (each sample's four operations in its own order), flip, then
+    Grayscale, ColorJitter (each sample's four operations in its own order), blur, flip, then
     normalization, as in the reference path. Samples are grouped by (position, operation) on
     the CPU, so nothing waits for the device.
     """
@@ -151,5 +173,9 @@ class PhotometricAugmentation:
                 if len(rows):
                     rows = rows.to(self.device, non_blocking=True)
                     x[rows] = fn(x[rows], factors[rows, op])
+        sigma = params["blur"].cpu()
+        rows = (sigma > 0).nonzero().flatten()
+        if len(rows):
+            x[rows.to(self.device)] = blur_batch(x[rows.to(self.device)], sigma[rows])
         x = torch.where(flip, x.flip(3), x)
         return (x - self.mean) / self.std

@@ -12,12 +12,29 @@ The draw order is written here once. Two generators per sample keep it InstDisc'
 - torch's default generator seeded with ``derive_seed(seed, epoch, index)`` draws what
   torchvision's transforms draw, with their own functions, in their order: the
   RandomResizedCrop box, RandomGrayscale's coin, ColorJitter's order and factors,
-  RandomHorizontalFlip's coin;
+  RandomHorizontalFlip's coin; MoCo v2's extra coins (jitter at all, INPUT.COLOR_JITTER_PROB
+  < 1, before the jitter's draws; blur and its sigma, INPUT.BLUR_PROB > 0, before the flip's) are
+  drawn only where configured, so InstDisc's draws stay as they were;
 - NumPy's generator seeded with ``derive_seed(seed, epoch, index, 1)`` draws copy-paste's
   coin, then the background, then the blending (:meth:`.CopyPaste.plan`).
 
 So copy-paste at p 0 leaves every other draw as it is, the plan does not depend on the
 worker that makes it, and a resumed run replays its epoch exactly.
+
+Two views (MoCo's query and key): view 0 is the sample's plan above; view v > 0 draws from
+coordinates that carry ``(VIEW_STREAM, v)`` after (seed, epoch, index), for torch's draws and,
+with a further 1, for copy-paste's. Each view thus has its own crop, colours, paste coin and
+background, independent of the other's, and view 0 is InstDisc's plan unchanged. Copy-paste is
+one more augmentation of a view: the paper composites each sample before its other
+augmentations, and MoCo's views are two independent draws of the whole augmentation, so each
+view is composited (or not) on its own. At p 0.5 a quarter of the pairs have both views pasted
+(on different backgrounds) and half have one: the query and its key then differ in background,
+which is the invariance copy-paste teaches. (dilo composites on the crop, not before it:
+:mod:`.copy_paste` says why.)
+
+The jitter comes after the grayscale, InstDisc's order; MoCo v2 jitters first. On a gray image
+saturation and hue do nothing and brightness and contrast commute with the luma conversion up
+to clipping, so dilo keeps one order for both methods.
 """
 
 from __future__ import annotations
@@ -39,19 +56,22 @@ from .copy_paste import Box, Composite, CopyPaste, PastePlan
 # torchvision's ColorJitter numbering of its four operations (the "order" of a plan).
 BRIGHTNESS, CONTRAST, SATURATION, HUE = range(4)
 IDENTITY = (1.0, 1.0, 1.0, 0.0)  # the factors that leave an image unchanged, in that numbering
+VIEW_STREAM = 3  # the coordinate tag of views after the first (1: copy-paste, 2: bad-file replacement)
 
 
 @dataclass(frozen=True)
 class Photometric:
-    """RandomGrayscale, ColorJitter and RandomHorizontalFlip of one sample, as torchvision draws them.
+    """RandomGrayscale, ColorJitter, Gaussian blur and RandomHorizontalFlip of one sample, as drawn.
 
-    ``factors[k]`` is None where the operation's range is zero: torchvision then skips it.
+    ``factors[k]`` is None where the operation's range is zero (torchvision then skips it), and
+    all are None where the jitter's coin said no. ``blur`` is the blur's sigma in pixels, 0 for none.
     """
 
     gray: bool
     order: tuple[int, ...]
     factors: tuple[float | None, ...]
     flip: bool
+    blur: float = 0.0
 
     def identity_factors(self) -> list[float]:
         """The factors with the identity where an operation is skipped (the batched executor skips those)."""
@@ -59,22 +79,22 @@ class Photometric:
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """The parameters as tensors (the batched executor's input; collated by the DataLoader)."""
-        return _tensors([self.gray], [self.order], [self.identity_factors()], [self.flip], ())
+        return _tensors([self], ())
 
 
 def photometric_batch(plans: Sequence[Photometric]) -> dict[str, torch.Tensor]:
     """:meth:`Photometric.tensors` of many samples, stacked (what a DataLoader collates)."""
-    factors = [p.identity_factors() for p in plans]
-    return _tensors([p.gray for p in plans], [p.order for p in plans], factors, [p.flip for p in plans], (-1,))
+    return _tensors(plans, (-1,))
 
 
-def _tensors(gray: list, order: list, factors: list, flip: list, shape: tuple[int, ...]) -> dict[str, torch.Tensor]:
+def _tensors(plans: Sequence[Photometric], shape: tuple[int, ...]) -> dict[str, torch.Tensor]:
     """Tensors through NumPy (torch.tensor on Python lists costs several times more per sample)."""
     return {
-        "gray": torch.from_numpy(np.array(gray).reshape(shape)),
-        "order": torch.from_numpy(np.array(order, np.int64).reshape(*shape, 4)),
-        "factors": torch.from_numpy(np.array(factors, np.float32).reshape(*shape, 4)),
-        "flip": torch.from_numpy(np.array(flip).reshape(shape)),
+        "gray": torch.from_numpy(np.array([p.gray for p in plans]).reshape(shape)),
+        "order": torch.from_numpy(np.array([p.order for p in plans], np.int64).reshape(*shape, 4)),
+        "factors": torch.from_numpy(np.array([p.identity_factors() for p in plans], np.float32).reshape(*shape, 4)),
+        "flip": torch.from_numpy(np.array([p.flip for p in plans]).reshape(shape)),
+        "blur": torch.from_numpy(np.array([p.blur for p in plans], np.float32).reshape(shape)),
     }
 
 
@@ -97,24 +117,28 @@ class Planner:
         self.grayscale_prob = cfg.INPUT.GRAYSCALE_PROB
         jitter = T.ColorJitter(*cfg.INPUT.COLOR_JITTER)  # its ranges, checked and centred as torchvision does
         self.jitter_ranges = (jitter.brightness, jitter.contrast, jitter.saturation, jitter.hue)
+        self.jitter_prob, self.blur_prob = cfg.INPUT.COLOR_JITTER_PROB, cfg.INPUT.BLUR_PROB
+        self.blur_sigma = tuple(cfg.INPUT.BLUR_SIGMA)
         self.hflip_prob = cfg.INPUT.HFLIP_PROB
         self.copy_paste = copy_paste if copy_paste is not None and copy_paste.prob > 0 else None
         self.backgrounds = self.copy_paste.backgrounds(backgrounds) if self.copy_paste else None
 
-    def plan(self, seed: int, epoch: int, index: int, size: tuple[int, int]) -> SamplePlan:
-        """The plan of sample ``index`` in ``epoch``, for an image of (w, h) ``size``."""
-        with seeded_default_generator(derive_seed(seed, epoch, index)):
+    def plan(self, seed: int, epoch: int, index: int, size: tuple[int, int], view: int = 0) -> SamplePlan:
+        """The plan of view ``view`` of sample ``index`` in ``epoch``, for an image of (w, h) ``size``."""
+        coords = (seed, epoch, index, *view_coords(view))
+        with seeded_default_generator(derive_seed(*coords)):
             box, photometric = self._torchvision_draws(size)
         if self.copy_paste is None:
             return SamplePlan(box, photometric, Composite.OFF, None)
-        return self._with_paste(box, photometric, derive_seed(seed, epoch, index, 1))
+        return self._with_paste(box, photometric, derive_seed(*coords, 1))
 
     def plan_batch(
-        self, seed: int, epoch: int, indices: Sequence[int], sizes: Sequence[tuple[int, int]]
+        self, seed: int, epoch: int, indices: Sequence[int], sizes: Sequence[tuple[int, int]], view: int = 0
     ) -> list[SamplePlan]:
         """:meth:`plan` of many samples, the same values for less: the seeds of the whole batch are derived
         at once (:func:`derive_seeds`) and the caller's torch stream is saved once, not per sample."""
-        coords = np.array([(seed, epoch, i) for i in indices], dtype=np.int64).reshape(-1, 3)
+        suffix = view_coords(view)
+        coords = np.array([(seed, epoch, i, *suffix) for i in indices], dtype=np.int64).reshape(-1, 3 + len(suffix))
         gen = torch.default_generator
         state = gen.get_state()
         try:
@@ -130,13 +154,21 @@ class Planner:
         return [self._with_paste(*draw, s) for draw, s in zip(draws, paste_seeds, strict=True)]
 
     def _torchvision_draws(self, size: tuple[int, int]) -> tuple[Box, Photometric]:
-        """The crop box, then grayscale, jitter and flip: torchvision's calls, in InstDisc's order."""
+        """The crop box, then grayscale, jitter, blur and flip: torchvision's calls, in InstDisc's order."""
         stand_in = torch.empty((0, size[1], size[0]), device="meta")  # get_params reads the size only
         box = T.RandomResizedCrop.get_params(stand_in, self.scale, self.ratio)
         gray = bool(torch.rand(1) < self.grayscale_prob)  # RandomGrayscale's draw
-        order, *factors = T.ColorJitter.get_params(*self.jitter_ranges)
+        if self.jitter_prob < 1 and not torch.rand(1) < self.jitter_prob:  # RandomApply's coin, where configured
+            order, factors = tuple(range(4)), (None,) * 4
+        else:
+            jitter_order, *jitter_factors = T.ColorJitter.get_params(*self.jitter_ranges)
+            order, factors = tuple(jitter_order.tolist()), tuple(jitter_factors)
+        blur = 0.0
+        if self.blur_prob > 0 and bool(torch.rand(1) < self.blur_prob):  # MoCo v2's blur, where configured
+            low, high = self.blur_sigma
+            blur = float(torch.empty(1).uniform_(low, high))
         flip = bool(torch.rand(1) < self.hflip_prob)  # RandomHorizontalFlip's draw
-        return tuple(box), Photometric(gray, tuple(order.tolist()), tuple(factors), flip)
+        return tuple(box), Photometric(gray, order, factors, flip, blur)
 
     def _with_paste(self, box: Box, photometric: Photometric, paste_seed: int) -> SamplePlan:
         """The plan with copy-paste's draws from the generator of ``paste_seed`` (seed, epoch, index, 1)."""
@@ -144,6 +176,13 @@ class Planner:
         rng = np.random.default_rng(paste_seed)
         paste = self.copy_paste.plan(rng, self.size, self.backgrounds)
         return SamplePlan(box, photometric, Composite.KEPT if paste is None else Composite.PASTED, paste)
+
+
+def view_coords(view: int) -> tuple[int, ...]:
+    """The seed coordinates that follow (seed, epoch, index) for view ``view``: none for the first."""
+    if view < 0:
+        raise ValueError(f"a view is numbered from 0, got {view}")
+    return (VIEW_STREAM, view) if view else ()
 
 
 @contextmanager

@@ -3,7 +3,7 @@
 It carries out a :class:`.plan.SamplePlan` with PIL and numpy, with the very torchvision
 functions that InstDisc's transforms call: RandomResizedCrop's resize of the box, copy-paste on
 the crop (:meth:`.CopyPaste.paste_crop`), then RandomGrayscale, ColorJitter (in the plan's
-order), RandomHorizontalFlip and normalization.
+order), MoCo v2's Gaussian blur, RandomHorizontalFlip and normalization.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from torchvision import transforms as T
 from torchvision.transforms import functional as TF
 
 from .backgrounds import Backgrounds
+from .batched import blur_kernel_size
 from .copy_paste import Composite, CopyPaste
 from .plan import BRIGHTNESS, CONTRAST, HUE, SATURATION, Photometric, SamplePlan
 
@@ -59,12 +60,16 @@ class ReferenceAugmentation:
 
 
 def photometric(image: Image.Image, p: Photometric) -> Image.Image:
-    """RandomGrayscale, ColorJitter and RandomHorizontalFlip with drawn parameters, as their forward() applies them."""
+    """RandomGrayscale, ColorJitter, blur and RandomHorizontalFlip with drawn parameters, as their forward()
+    applies them."""
     if p.gray:
         image = TF.rgb_to_grayscale(image, num_output_channels=3)
     for op in p.order:
         if p.factors[op] is not None:
             image = JITTER[op](image, p.factors[op])
+    if p.blur:
+        size = blur_kernel_size(p.blur)
+        image = TF.gaussian_blur(image, [size, size], [p.blur, p.blur])
     return TF.hflip(image) if p.flip else image
 
 

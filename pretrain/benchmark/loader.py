@@ -179,7 +179,7 @@ def stage_breakdown(dataset: FastInstanceFolder, batch: int, epochs: int = 1) ->
                 cp = dataset.copy_paste
                 crop, status = cp.paste_crop(crop, mask, plan.box, plan.paste, dataset.planner.backgrounds, full_size)
             t5 = clock()
-            item = dataset._record(torch.from_numpy(crop), i, "", status)
+            item = dataset._record([torch.from_numpy(crop)], i, "", [status])
             item["photometric"] = plan.photometric.tensors()
             items.append(item)
             t6 = clock()

@@ -8,8 +8,8 @@ from typing import Any
 
 from fvcore.common.config import CfgNode
 
-from .defaults import _C, RULES
-from .rules import OneOf, Within, check_config
+from .defaults import _C, COMBINATIONS, RULES
+from .rules import OneOf, Requires, Within, check_config
 
 
 def get_cfg() -> CfgNode:
@@ -80,13 +80,15 @@ def load_config(
     defaults: CfgNode | None = None,
     rules: Mapping[str, OneOf | Within] | None = None,
     renamed: Mapping[str, str] | None = None,
+    combinations: Sequence[Requires] | None = None,
 ) -> CfgNode:
     """Defaults <- ``config_file`` (with ``_BASE_`` chains) <- ``KEY VALUE`` ``opts``, checked and frozen.
 
     Any key that the defaults do not define is an error naming that key, and so is a value
-    that breaks its rule (a choice or a range), and a key of ``renamed`` (old name -> new name)
-    says what it is called now. ``defaults`` and ``rules`` are pretraining's unless another job
-    (the probes) passes its own.
+    that breaks its rule (a choice or a range), and so is a combination of values that
+    ``combinations`` forbids; a key of ``renamed`` (old name -> new name) says what it is called
+    now. ``defaults``, ``rules`` and ``combinations`` are pretraining's unless another job (the
+    probes) passes its own.
     """
     cfg = get_cfg() if defaults is None else defaults.clone()
     if config_file:
@@ -101,6 +103,8 @@ def load_config(
     _check_keys(cfg, opts[0::2], renamed or {})
     values = [_int_as_float(_default(cfg, key), value) for key, value in zip(opts[0::2], opts[1::2], strict=True)]
     cfg.merge_from_list([x for pair in zip(opts[0::2], values, strict=True) for x in pair])
-    check_config(cfg, RULES if rules is None else rules, config_file)
+    if combinations is None:
+        combinations = COMBINATIONS if defaults is None else ()
+    check_config(cfg, RULES if rules is None else rules, config_file, combinations)
     cfg.freeze()
     return cfg

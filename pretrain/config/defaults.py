@@ -7,7 +7,7 @@ line overrides those with ``KEY VALUE`` pairs.
 
 from fvcore.common.config import CfgNode as CN
 
-from .rules import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, PROBABILITY, OneOf, Within
+from .rules import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, PROBABILITY, OneOf, Requires, Within
 
 # The string options' values; the code that branches on them imports these.
 SOURCES = ("folder", "embedded")  # DATA.SOURCE
@@ -19,6 +19,11 @@ BACKENDS = ("cpu", "gpu", "resident")  # INPUT.BACKEND
 LOSSES = ("softmax_nce", "nce")  # INSTDISC.LOSS
 BANK_INITS = ("random", "features")  # INSTDISC.BANK_INIT
 AMP_DTYPES = ("bfloat16", "float16")  # SOLVER.AMP.DTYPE
+METHODS = ("instdisc", "moco_v2")  # MODEL.METHOD: the names in pretrain.engine.method.METHOD_REGISTRY
+TWO_VIEW_METHODS = ("moco_v2",)  # the methods that train on two views of each image
+TWO_VIEW_BACKENDS = ("cpu", "resident")  # the INPUT.BACKENDs that draw two views
+HEADS = ("linear", "mlp")  # MODEL.HEAD
+SCHEDULES = ("step", "cosine")  # SOLVER.SCHEDULE
 
 _C = CN()
 _C.OUTPUT_DIR = "output/pretrain"  # checkpoints, metrics.jsonl, log.txt and config.yaml go here
@@ -72,6 +77,9 @@ _C.INPUT.TEST_RESIZE = 256  # shorter side before the center crop for evaluation
 _C.INPUT.CROP_SCALE = (0.2, 1.0)  # RandomResizedCrop area range (fraction of the image)
 _C.INPUT.GRAYSCALE_PROB = 0.2
 _C.INPUT.COLOR_JITTER = (0.4, 0.4, 0.4, 0.4)  # brightness, contrast, saturation, hue
+_C.INPUT.COLOR_JITTER_PROB = 1.0  # chance to jitter at all (InstDisc: always; MoCo v2: 0.8)
+_C.INPUT.BLUR_PROB = 0.0  # chance of a Gaussian blur after the jitter (MoCo v2: 0.5)
+_C.INPUT.BLUR_SIGMA = (0.1, 2.0)  # its sigma, uniform in this range, in pixels of the training crop
 _C.INPUT.HFLIP_PROB = 0.5
 _C.INPUT.MEAN = (0.485, 0.456, 0.406)  # ImageNet RGB statistics (torchvision's)
 _C.INPUT.STD = (0.229, 0.224, 0.225)
@@ -85,11 +93,16 @@ _C.INPUT.BACKEND = "cpu"
 
 # ---------------------------------------------------------------------------------------------
 _C.MODEL = CN()
+# The pretraining method, a name in pretrain.engine.method.METHOD_REGISTRY: "instdisc" (the
+# paper's: memory bank, INSTDISC.*) or "moco_v2" (momentum encoder and queue, MOCO.*).
+_C.MODEL.METHOD = "instdisc"
 _C.MODEL.BACKBONE = CN()
 _C.MODEL.BACKBONE.NAME = "resnet50"  # a name in BACKBONE_REGISTRY: resnet18/resnet50/resnet50w2/alexnet_bn/vgg16_bn
 _C.MODEL.BACKBONE.WIDTH = 1.0  # multiplies every channel count (resnet50w2 sets 2.0 itself)
 _C.MODEL.BACKBONE.CIFAR_STEM = False  # 3x3 stride-1 stem, no max-pool: for small images (ResNets, AlexNet)
-_C.MODEL.EMBED_DIM = 128  # D: the linear head's output, L2-normalized
+_C.MODEL.EMBED_DIM = 128  # D: the head's output, L2-normalized
+# "linear" (InstDisc's) or "mlp" (MoCo v2's: Linear(C, C), ReLU, Linear(C, D), C the backbone's width)
+_C.MODEL.HEAD = "linear"
 _C.MODEL.CHANNELS_LAST = False  # NHWC memory format (faster convolutions on tensor cores)
 
 # ---------------------------------------------------------------------------------------------
@@ -108,6 +121,18 @@ _C.INSTDISC.BANK_MOMENTUM = 0.5  # m_i <- normalize(m * m_i + (1 - m) * f_i)
 _C.INSTDISC.BANK_INIT = "random"
 
 # ---------------------------------------------------------------------------------------------
+# MoCo v2 (Chen et al. 2020), MODEL.METHOD moco_v2: ImageNet values.
+_C.MOCO = CN()
+_C.MOCO.QUEUE_SIZE = 65536  # K keys of past batches, the negatives; a multiple of SOLVER.IMS_PER_BATCH
+_C.MOCO.MOMENTUM = 0.999  # key encoder <- m * key encoder + (1 - m) * query encoder, every step
+_C.MOCO.TEMPERATURE = 0.2  # tau of InfoNCE
+# Batch-norm groups per process. The key encoder's batch is shuffled over all groups of all
+# processes and the query encoder's split into this process's groups, so a query and its
+# positive key never share batch statistics (MoCo's shuffle BN). MoCo trains with one group per
+# GPU; a single process needs several for the same effect.
+_C.MOCO.BN_GROUPS = 1
+
+# ---------------------------------------------------------------------------------------------
 _C.SOLVER = CN()
 _C.SOLVER.IMS_PER_BATCH = 256  # total over all processes
 _C.SOLVER.BASE_LR = 0.03  # for REFERENCE_BATCH; scaled linearly with IMS_PER_BATCH
@@ -115,6 +140,7 @@ _C.SOLVER.REFERENCE_BATCH = 256
 _C.SOLVER.MOMENTUM = 0.9
 _C.SOLVER.WEIGHT_DECAY = 1e-4
 _C.SOLVER.EPOCHS = 200
+_C.SOLVER.SCHEDULE = "step"  # "step": x GAMMA at each of STEPS; "cosine": half a cosine to 0 over EPOCHS (MoCo v2)
 _C.SOLVER.STEPS = (120, 160)  # epochs at which the lr is multiplied by GAMMA
 _C.SOLVER.GAMMA = 0.1
 _C.SOLVER.AMP = CN()
@@ -161,22 +187,32 @@ RULES = {
     "INPUT.CROP_SCALE": Within(0, 1, open_low=True, ordered=True),
     "INPUT.GRAYSCALE_PROB": PROBABILITY,
     "INPUT.COLOR_JITTER": NON_NEGATIVE,
+    "INPUT.COLOR_JITTER_PROB": PROBABILITY,
+    "INPUT.BLUR_PROB": PROBABILITY,
+    "INPUT.BLUR_SIGMA": Within(0, open_low=True, ordered=True),
     "INPUT.HFLIP_PROB": PROBABILITY,
     "INPUT.STD": POSITIVE,
     "INPUT.BACKEND": OneOf(BACKENDS),
+    "MODEL.METHOD": OneOf(METHODS),
     "MODEL.BACKBONE.WIDTH": POSITIVE,
     "MODEL.EMBED_DIM": AT_LEAST_ONE,
+    "MODEL.HEAD": OneOf(HEADS),
     "INSTDISC.LOSS": OneOf(LOSSES),
     "INSTDISC.NUM_NEGATIVES": AT_LEAST_ONE,
     "INSTDISC.TEMPERATURE": POSITIVE,
     "INSTDISC.BANK_MOMENTUM": PROBABILITY,
     "INSTDISC.BANK_INIT": OneOf(BANK_INITS),
+    "MOCO.QUEUE_SIZE": AT_LEAST_ONE,
+    "MOCO.MOMENTUM": PROBABILITY,
+    "MOCO.TEMPERATURE": POSITIVE,
+    "MOCO.BN_GROUPS": AT_LEAST_ONE,
     "SOLVER.IMS_PER_BATCH": AT_LEAST_ONE,
     "SOLVER.BASE_LR": POSITIVE,
     "SOLVER.REFERENCE_BATCH": AT_LEAST_ONE,
     "SOLVER.MOMENTUM": PROBABILITY,
     "SOLVER.WEIGHT_DECAY": NON_NEGATIVE,
     "SOLVER.EPOCHS": AT_LEAST_ONE,
+    "SOLVER.SCHEDULE": OneOf(SCHEDULES),
     "SOLVER.STEPS": Within(0, ordered=True),
     "SOLVER.GAMMA": POSITIVE,
     "SOLVER.AMP.DTYPE": OneOf(AMP_DTYPES),
@@ -187,3 +223,15 @@ RULES = {
     "TEST.KNN_TEMPERATURE": POSITIVE,
     "TEST.IMS_PER_BATCH": AT_LEAST_ONE,
 }
+
+# Rules between keys, checked after RULES.
+COMBINATIONS = (
+    Requires(
+        "MODEL.METHOD",
+        TWO_VIEW_METHODS,
+        "INPUT.BACKEND",
+        TWO_VIEW_BACKENDS,
+        "two views of each image are drawn by the reference and resident data paths only",
+    ),
+    Requires("INSTDISC.BANK_INIT", ("features",), "MODEL.METHOD", ("instdisc",), "only InstDisc has a memory bank"),
+)

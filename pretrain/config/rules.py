@@ -2,8 +2,9 @@
 
 fvcore checks a value's type only, so ``SOLVER.EPOCHS 0`` or ``COPY_PASTE.BLEND gausian``
 would load and fail (or silently do nothing) much later. Each defaults module declares a
-``RULES`` mapping (key -> :class:`OneOf` or :class:`Within`); :func:`check_config` applies it
-when the config is loaded and reports every violation at once, naming the key.
+``RULES`` mapping (key -> :class:`OneOf` or :class:`Within`), and rules between keys as
+:class:`Requires`; :func:`check_config` applies them when the config is loaded and reports
+every violation at once, naming the keys.
 """
 
 from __future__ import annotations
@@ -54,6 +55,23 @@ class Within:
         return " and ".join(p for p in (low, high) if p) + (" (each)" if self.ordered else "")
 
 
+@dataclass(frozen=True)
+class Requires:
+    """Where ``key`` is one of ``values``, ``other`` must be one of ``allowed`` (``why`` says the reason)."""
+
+    key: str
+    values: tuple[str, ...]
+    other: str
+    allowed: tuple[str, ...]
+    why: str
+
+    def problem(self, cfg: CfgNode) -> str | None:
+        value, other = value_at(cfg, self.key), value_at(cfg, self.other)
+        if value not in self.values or other in self.allowed:
+            return None
+        return f"{self.key} {value} needs {self.other} in {self.allowed}, got {other!r} ({self.why})"
+
+
 POSITIVE = Within(0, open_low=True)
 NON_NEGATIVE = Within(0)
 AT_LEAST_ONE = Within(1)
@@ -66,11 +84,15 @@ def value_at(cfg: CfgNode, key: str) -> Any:
     return cfg
 
 
-def check_config(cfg: CfgNode, rules: Mapping[str, OneOf | Within], source: str = "") -> None:
-    """Raise one ValueError listing every key of ``cfg`` that breaks its rule (and what it must be)."""
+def check_config(
+    cfg: CfgNode, rules: Mapping[str, OneOf | Within], source: str = "", combinations: Sequence[Requires] = ()
+) -> None:
+    """Raise one ValueError listing every key of ``cfg`` that breaks its rule (and what it must be), then
+    every broken combination."""
     problems = [
         f"{key} {problem}" for key, rule in rules.items() if (problem := rule.problem(value_at(cfg, key))) is not None
     ]
+    problems += [problem for rule in combinations if (problem := rule.problem(cfg)) is not None]
     if problems:
         where = f"{source}: " if source else ""
         raise ValueError(f"{where}invalid config value{'s' if len(problems) > 1 else ''}: " + "; ".join(problems))

@@ -91,16 +91,17 @@ def build_train_batches(
     return ResidentLoader(cfg, dataset, sampler, device), sampler
 
 
-def build_train_dataset(cfg: CfgNode, root: str) -> InstanceFolder:
+def build_train_dataset(cfg: CfgNode, root: str, views: int = 1) -> InstanceFolder:
     """The training instances, planned and augmented, with copy-paste when COPY_PASTE.PROB > 0; uint8 crops
-    and photometric parameters on the fast path."""
+    and photometric parameters on the fast path. ``views`` > 1 (the cpu and resident backends): that many
+    independently augmented views of each image."""
     if not os.path.isdir(os.path.expanduser(root)):  # before any mask work: the images come first
         raise FileNotFoundError(f"image folder {root!r} does not exist (DATA.TRAIN_ROOT)")
     fast = cfg.INPUT.BACKEND == "gpu"
     folder = FastInstanceFolder if fast else InstanceFolder
     cp = cfg.COPY_PASTE
     if cp.PROB == 0:
-        return folder(root, None, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED, augmentation=cfg)
+        return folder(root, None, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED, augmentation=cfg, views=views)
     copy_paste = CopyPaste(cp.PROB, cp.BACKGROUND, cp.BLEND, cp.MASK_THRESHOLD, cp.BLUR_SIGMA)
     texture = None
     if cp.BACKGROUND == "texture":
@@ -110,7 +111,7 @@ def build_train_dataset(cfg: CfgNode, root: str) -> InstanceFolder:
         texture = texture_source(textures, _load_texture)
     skip = cp.MISSING_MASKS == "skip"
     dataset = folder(
-        root, None, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED, copy_paste, mask_root(cfg, root), skip, texture, cfg
+        root, None, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED, copy_paste, mask_root(cfg, root), skip, texture, cfg, views
     )
     dataset.masks.check(dataset.root, skip or cfg.DATA.SKIP_BAD_IMAGES)  # headers, before training starts
     return dataset

@@ -94,7 +94,9 @@ class InstanceFolder(LabeledImages):
     the file stops the run. A ``transform`` is applied to the
     image as it is (evaluation). With ``augmentation`` (training: a config's INPUT.* ranges) each
     sample's plan is drawn and carried out by the reference executor, copy-paste reading each
-    image's mask from ``mask_root``; the flags of :data:`COUNTED` say what copy-paste did.
+    image's mask from ``mask_root``; the flags of :data:`COUNTED` say what copy-paste did (summed
+    over the views). With ``views`` > 1 (MoCo's query and key) each view has its own plan
+    (:mod:`pretrain.augment.plan` says how they differ): ``image`` is view 0, ``image1`` view 1, ...
     """
 
     def __init__(
@@ -108,9 +110,11 @@ class InstanceFolder(LabeledImages):
         allow_missing_masks: bool = False,
         texture: Backgrounds | None = None,
         augmentation: CfgNode | None = None,
+        views: int = 1,
     ) -> None:
         root = os.path.expanduser(root)
         super().__init__(root, *find_images(root), transform, seed)
+        self.views = views
         self.skip_bad = skip_bad
         self.known_bad: set[int] = set()  # unreadable files met by this process
         self.copy_paste = copy_paste if copy_paste is not None and copy_paste.prob > 0 else None
@@ -142,10 +146,11 @@ class InstanceFolder(LabeledImages):
         mask = self.masks.load(index, size, stored)
         return None if mask is None else np.asarray(mask)
 
-    def plan(self, index: int, size: tuple[int, int]) -> SamplePlan:
-        """The augmentation plan of sample ``index`` (an image of (w, h) ``size``) in the current epoch."""
+    def plan(self, index: int, size: tuple[int, int], view: int = 0) -> SamplePlan:
+        """The augmentation plan of view ``view`` of sample ``index`` (an image of (w, h) ``size``) in the
+        current epoch."""
         assert self.planner is not None
-        return self.planner.plan(self.seed, self.epoch, index, size)
+        return self.planner.plan(self.seed, self.epoch, index, size, view)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         return self.__getitems__([index])[0]
@@ -160,19 +165,22 @@ class InstanceFolder(LabeledImages):
 
     def _sample(self, img: Image.Image, index: int, bad: str) -> dict[str, Any]:
         if self.planner is None:
-            return self._record(img if self.transform is None else self.transform(img), index, bad, Composite.OFF)
-        plan = self.plan(index, img.size)
-        mask = self._mask(index, img.size, stored=True) if plan.paste is not None else None
-        image, status = self.augment(img, plan, mask)
-        return self._record(image, index, bad, status)
+            return self._record([img if self.transform is None else self.transform(img)], index, bad, [Composite.OFF])
+        plans = [self.plan(index, img.size, view) for view in range(self.views)]
+        pasted = any(plan.paste is not None for plan in plans)
+        mask = self._mask(index, img.size, stored=True) if pasted else None
+        images, statuses = zip(*(self.augment(img, plan, mask) for plan in plans), strict=True)
+        return self._record(list(images), index, bad, list(statuses))
 
-    def _record(self, img: Any, index: int, bad: str, status: Composite) -> dict[str, Any]:
+    def _record(self, views: list[Any], index: int, bad: str, statuses: list[Composite]) -> dict[str, Any]:
+        """The sample's keys: ``image`` (view 0), ``image1``... (further views), and the copy-paste counts."""
         return {
-            "image": img,
+            "image": views[0],
+            **{f"image{v}": view for v, view in enumerate(views) if v},
             "index": index,
             "label": int(self.labels[index]),
             "bad": bad,
-            **{key: int(status == counted) for key, counted in COUNTED.items()},
+            **{key: sum(int(status == counted) for status in statuses) for key, counted in COUNTED.items()},
         }
 
 
@@ -201,6 +209,6 @@ class FastInstanceFolder(InstanceFolder):
             assert self.copy_paste is not None and self.planner.backgrounds is not None
             mask = self._mask(i, size, stored=True)
             crop, status = self.copy_paste.paste_crop(crop, mask, plan.box, plan.paste, self.planner.backgrounds, size)
-        item = self._record(torch.from_numpy(crop), i, bad, status)
+        item = self._record([torch.from_numpy(crop)], i, bad, [status])
         item["photometric"] = plan.photometric.tensors()
         return item

@@ -98,28 +98,37 @@ class ResidentLoader:
             yield self.batch(order[start : start + self.batch_size])
 
     def batch(self, slots: torch.Tensor) -> dict[str, Any]:
-        """The augmented samples of dataset indices ``slots`` for the folder's current epoch."""
+        """The augmented samples of dataset indices ``slots`` for the folder's current epoch: ``image`` (view 0),
+        ``image1``... (the folder's further views), as :class:`InstanceFolder` gives them."""
         folder = self.dataset
         resolved = folder.resolve(slots.tolist(), int)  # the decoded rows: only known bad ones are replaced
         index = torch.tensor([i for _, i, _ in resolved], dtype=torch.long)
-        plans = self.plans(index)
-        boxes = torch.tensor([p.box for p in plans], dtype=torch.float32)
-        crops = crop_batch(self.pixels[index.to(self.device)], boxes, self.planner.size)
-        status = self._copy_paste(crops, index, plans)
-        params = photometric_batch([p.photometric for p in plans])
-        image = self.photometric.apply(crops[:, :3].div_(255.0), params)
+        pixels = self.pixels[index.to(self.device)]
+        views = [self.view(pixels, index, v) for v in range(folder.views)]
         return {
-            "image": image,
+            "image": views[0][0],
+            **{f"image{v}": image for v, (image, _) in enumerate(views) if v},
             "index": index,
             "label": folder.labels[index],
             "bad": [bad for _, _, bad in resolved],
-            **{key: (status == counted).long() for key, counted in COUNTED.items()},
+            **{key: sum((status == counted).long() for _, status in views) for key, counted in COUNTED.items()},
         }
 
-    def plans(self, index: torch.Tensor) -> list[SamplePlan]:
-        """The plans of images ``index`` in the folder's current epoch (those of every other path)."""
+    def view(self, pixels: torch.Tensor, index: torch.Tensor, view: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """View ``view`` of the resident rows ``pixels`` of images ``index``: normalized images and each
+        :class:`Composite`."""
+        plans = self.plans(index, view)
+        boxes = torch.tensor([p.box for p in plans], dtype=torch.float32)
+        crops = crop_batch(pixels, boxes, self.planner.size)
+        status = self._copy_paste(crops, index, plans)
+        params = photometric_batch([p.photometric for p in plans])
+        return self.photometric.apply(crops[:, :3].div_(255.0), params), status
+
+    def plans(self, index: torch.Tensor, view: int = 0) -> list[SamplePlan]:
+        """The plans of view ``view`` of images ``index`` in the folder's current epoch (those of every other
+        path)."""
         sizes = [(w, h) for h, w in self.sizes[index].tolist()]
-        return self.planner.plan_batch(self.dataset.seed, self.dataset.epoch, index.tolist(), sizes)
+        return self.planner.plan_batch(self.dataset.seed, self.dataset.epoch, index.tolist(), sizes, view)
 
     def _copy_paste(self, crops: torch.Tensor, index: torch.Tensor, plans: list[SamplePlan]) -> torch.Tensor:
         """Composites the planned samples in place (image channels of ``crops``); returns each :class:`Composite`."""

@@ -1,6 +1,8 @@
-"""SGD with the paper's step schedule and the linear learning-rate scaling rule."""
+"""SGD with the paper's step schedule (or MoCo v2's cosine) and the linear learning-rate scaling rule."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from fvcore.common.config import CfgNode
@@ -17,7 +19,10 @@ def base_lr(cfg: CfgNode) -> float:
 
 
 def lr_at_epoch(cfg: CfgNode, epoch: int) -> float:
-    """The scaled base lr times GAMMA for every milestone in SOLVER.STEPS already reached."""
+    """The scaled base lr times GAMMA for every milestone in SOLVER.STEPS already reached ("step"), or
+    times (1 + cos(pi epoch / EPOCHS)) / 2 ("cosine", MoCo v2's, set once per epoch as MoCo does)."""
+    if cfg.SOLVER.SCHEDULE == "cosine":
+        return base_lr(cfg) * 0.5 * (1.0 + math.cos(math.pi * epoch / cfg.SOLVER.EPOCHS))
     return base_lr(cfg) * cfg.SOLVER.GAMMA ** sum(epoch >= s for s in cfg.SOLVER.STEPS)
 
 

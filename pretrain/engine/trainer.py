@@ -1,7 +1,7 @@
-"""The pretraining loop: instance discrimination with a memory bank, on one or many GPUs.
+"""The pretraining loop: the method of MODEL.METHOD (:mod:`.method`), on one or many GPUs.
 
-Read :meth:`Trainer.run_step` for the algorithm; everything else is bookkeeping that makes a
-long run safe: atomic checkpoints every epoch, exact resumption (mid-epoch included), a
+Read :meth:`Trainer.run_step` and the method's ``step_loss`` for the algorithm; everything else is
+bookkeeping that makes a long run safe: atomic checkpoints every epoch, exact resumption (mid-epoch included), a
 clean save on SIGTERM, progress bars, JSON-lines metrics and the kNN monitor.
 """
 
@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import time
+from contextlib import AbstractContextManager
 from typing import Any
 
 import torch
@@ -21,7 +22,6 @@ from tqdm import tqdm
 from pretrain.augment.batched import PhotometricAugmentation
 from pretrain.augment.copy_paste import COUNTED
 from pretrain.data import build_eval_dataset, build_eval_loader, build_train_batches, build_train_dataset, dataset_roots
-from pretrain.instdisc import InstanceDiscrimination, MemoryBank
 from pretrain.models import build_model
 from pretrain.utils import comm
 from pretrain.utils.events import MetricsWriter
@@ -30,6 +30,7 @@ from pretrain.utils.torch_file import save_atomic
 from .checkpoint import LAST, last_checkpoint, load_checkpoint, rng_state, set_rng_state
 from .evaluation import knn_monitor, linear_probe_eval
 from .features import extract_features
+from .method import build_method
 from .solver import build_optimizer, lr_at_epoch, set_lr
 
 logger = logging.getLogger("pretrain")
@@ -61,15 +62,8 @@ class Trainer:
             if comm.is_distributed()
             else self.model
         )
-        bank = MemoryBank(len(self.train_set), cfg.MODEL.EMBED_DIM, cfg.INSTDISC.BANK_MOMENTUM, cfg.SEED, device)
-        self.criterion = InstanceDiscrimination(
-            bank,
-            cfg.INSTDISC.NUM_NEGATIVES,
-            cfg.INSTDISC.TEMPERATURE,
-            cfg.INSTDISC.LOSS,
-            cfg.INSTDISC.SHARED_NEGATIVES,
-            cfg.SEED,
-        ).to(device)
+        self.criterion = build_method(cfg, self.model, len(self.train_set), device)
+        self.train_set.views = self.criterion.views  # the data path draws the method's views
         self.optimizer = build_optimizer(cfg, self.model)
         self.amp_dtype = AMP_DTYPES[cfg.SOLVER.AMP.DTYPE]
         fp16 = cfg.SOLVER.AMP.ENABLED and self.amp_dtype == torch.float16
@@ -82,21 +76,24 @@ class Trainer:
 
     # ------------------------------------------------------------------ the algorithm
     def run_step(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
-        """One SGD step of instance discrimination; returns the (detached) loss."""
-        images = batch["image"]
-        if self.photometric is not None:
-            images = self.photometric(images, batch["photometric"])
-        images = images.to(self.device, non_blocking=True, memory_format=self.memory_format)
+        """One SGD step of the method; returns the (detached) loss."""
+        keys = ["image", *(f"image{v}" for v in range(1, self.criterion.views))]
+        views = [self._on_device(batch[key], batch) for key in keys]
         indices = batch["index"].to(self.device, non_blocking=True)
-        with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.cfg.SOLVER.AMP.ENABLED):
-            embeddings = self.ddp_model(images)
-        # Scores against the bank as it was, then writes this step's (all-rank) features into it.
-        loss = self.criterion(embeddings, indices, step)
+        loss = self.criterion.step_loss(self.ddp_model, self.model, views, indices, step, self._autocast)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return loss.detach()
+
+    def _on_device(self, images: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.photometric is not None:
+            images = self.photometric(images, batch["photometric"])
+        return images.to(self.device, non_blocking=True, memory_format=self.memory_format)
+
+    def _autocast(self) -> AbstractContextManager:
+        return torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.cfg.SOLVER.AMP.ENABLED)
 
     # ------------------------------------------------------------------ the loop
     def train(self) -> dict[str, Any]:
@@ -192,10 +189,16 @@ class Trainer:
 
     # ------------------------------------------------------------------ evaluation
     def knn(self) -> dict[str, float]:
+        """kNN of val against the method's memory (InstDisc's bank) or, without one, the training images'
+        center-crop embeddings."""
         assert self.val_set is not None
-        return knn_monitor(
-            self.cfg, self.model, self.criterion.bank.features, self.train_set.labels, self.val_set, self.device
-        )
+        memory = self.criterion.memory()
+        if memory is None:
+            train = build_eval_dataset(self.cfg, self.train_set.root)
+            loader = build_eval_loader(self.cfg, train)
+            memory = extract_features(self.model, loader, len(train), self.device, "kNN memory")["embeddings"]
+        labels = self.train_set.labels
+        return knn_monitor(self.cfg, self.model, memory.to(self.device), labels, self.val_set, self.device)
 
     def final_metrics(self) -> dict[str, Any]:
         """kNN (against the bank) and, if TEST.LINEAR_PROBE, the fast linear probe on val."""
@@ -215,8 +218,7 @@ class Trainer:
         return {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "bank": self.criterion.bank.state_dict(),
-            "criterion": self.criterion.state_dict(),
+            **self.criterion.checkpoint_state(),
             "scaler": self.scaler.state_dict(),
             "epoch": self.epoch,
             "iter": self.iter,
@@ -251,8 +253,7 @@ class Trainer:
         except RuntimeError as e:
             raise ValueError(f"checkpoint {path!r} does not fit MODEL.* of this config: {e}") from e
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.criterion.bank.load_state_dict(ckpt["bank"])
-        self.criterion.load_state_dict(ckpt["criterion"])
+        self.criterion.load_checkpoint_state(ckpt, path)
         self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.iter = ckpt["epoch"], ckpt["iter"]
         if ckpt["world_size"] == comm.get_world_size():

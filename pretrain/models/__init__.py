@@ -62,7 +62,7 @@ def build_backbone(cfg: CfgNode) -> nn.Module:
 
 
 def build_model(cfg: CfgNode) -> EmbeddingModel:
-    return EmbeddingModel(build_backbone(cfg), cfg.MODEL.EMBED_DIM)
+    return EmbeddingModel(build_backbone(cfg), cfg.MODEL.EMBED_DIM, cfg.MODEL.HEAD)
 
 
 __all__ = ["BACKBONE_REGISTRY", "VGG16BN", "AlexNetBN", "EmbeddingModel", "ResNet", "build_backbone", "build_model"]

@@ -1,7 +1,8 @@
 """Launched by test_distributed.py, under torchrun or alone: train a tiny config, dump state.
 
 Registers a BatchNorm-free backbone (per-rank BN statistics would make a 2-process run differ
-from a single process by design) through BACKBONE_REGISTRY, the way users plug in their own.
+from a single process by design) through BACKBONE_REGISTRY, the way users plug in their own;
+MODEL.BACKBONE.NAME in the options trains another. MoCo runs also dump the queue after every step.
 """
 
 from __future__ import annotations
@@ -37,9 +38,24 @@ def main(cache_dir: str, output_dir: str, *opts: str) -> None:
     device = comm.init_distributed()
     cfg = tiny_config(cache_dir, output_dir, "MODEL.BACKBONE.NAME", "tiny_no_bn", *opts)
     trainer = Trainer(cfg, device)
+    moco = cfg.MODEL.METHOD == "moco_v2"
+    queues: list[torch.Tensor] = []
+    if moco:
+        run_step = trainer.run_step
+
+        def step_and_record(batch: dict, step: int) -> torch.Tensor:
+            loss = run_step(batch, step)
+            queues.append(trainer.criterion.queue.keys.clone())
+            return loss
+
+        trainer.run_step = step_and_record
     trainer.train()
-    negatives = trainer.criterion.sample_negatives(4, step=1)  # what this rank reads at step 1
-    state = {"model": trainer.model.state_dict(), "bank": trainer.criterion.bank.features, "negatives": negatives}
+    state: dict = {"model": trainer.model.state_dict()}
+    if moco:
+        state.update(queues=torch.stack(queues), key_encoder=trainer.criterion.key_encoder.state_dict())
+    else:
+        negatives = trainer.criterion.sample_negatives(4, step=1)  # what this rank reads at step 1
+        state.update(bank=trainer.criterion.bank.features, negatives=negatives)
     torch.save(state, f"{output_dir}/rank{comm.get_rank()}_of{comm.get_world_size()}.pt")
     trainer.close()
     comm.destroy_distributed()

@@ -42,3 +42,33 @@ def test_per_sample_negatives_keep_banks_identical(embedded_cache, tmp_path):
     r0, r1 = (torch.load(tmp_path / f"rank{r}_of2.pt") for r in (0, 1))
     assert torch.equal(r0["bank"], r1["bank"])
     assert r0["negatives"].shape == (4, r0["negatives"].shape[1]) and not torch.equal(r0["negatives"], r1["negatives"])
+
+
+MOCO = ("MODEL.METHOD", "moco_v2", "MODEL.HEAD", "mlp", "MOCO.QUEUE_SIZE", "32", "MOCO.MOMENTUM", "0.9")
+
+
+def test_moco_two_processes_match_one_and_keep_queues_identical_after_every_step(embedded_cache, tmp_path):
+    _run(2, embedded_cache, str(tmp_path / "ddp"), *MOCO)
+    _run(1, embedded_cache, str(tmp_path / "single"), *MOCO)
+    r0, r1 = (torch.load(tmp_path / "ddp" / f"rank{r}_of2.pt") for r in (0, 1))
+    single = torch.load(tmp_path / "single" / "rank0_of1.pt")
+    assert len(r0["queues"]) == 8  # 64 images / 16 = 4 steps x 2 epochs
+    assert torch.equal(r0["queues"], r1["queues"])
+    torch.testing.assert_close(r0["queues"], single["queues"], atol=1e-5, rtol=0)
+    for k in r0["model"]:
+        assert torch.equal(r0["model"][k], r1["model"][k]), k
+        torch.testing.assert_close(r0["model"][k], single["model"][k], atol=1e-5, rtol=0)
+    for k in r0["key_encoder"]:
+        assert torch.equal(r0["key_encoder"][k], r1["key_encoder"][k]), k
+
+
+def test_moco_shuffle_bn_across_ranks_keeps_queues_identical(embedded_cache, tmp_path):
+    """A ResNet with batch norm, keys shuffled over 2 processes x 2 groups: the queue is the same on every rank
+    after every step, though each rank's BN statistics are its own."""
+    _run(2, embedded_cache, str(tmp_path), *MOCO, "MODEL.BACKBONE.NAME", "resnet18", "MOCO.BN_GROUPS", "2")
+    r0, r1 = (torch.load(tmp_path / f"rank{r}_of2.pt") for r in (0, 1))
+    assert torch.equal(r0["queues"], r1["queues"])
+    assert not torch.equal(r0["queues"][0], r0["queues"][1])  # the queue moves
+    params = [k for k in r0["key_encoder"] if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    for k in params:
+        assert torch.equal(r0["key_encoder"][k], r1["key_encoder"][k]), k

@@ -30,6 +30,17 @@ def test_the_demo_learns_far_above_chance(embedded_cache, tmp_path):
     assert knn >= 30.0 and linear >= 30.0, out.stdout  # chance is 10 %
 
 
+def test_the_moco_demo_config_runs(embedded_cache, tmp_path):
+    """configs/pretrain/moco_v2_demo.yaml through the tool, on the tiny set for one epoch."""
+    config = os.path.join(REPO, "configs", "pretrain", "moco_v2_demo.yaml")
+    args = [*TINY, "DATA.EMBEDDED.CACHE_DIR", embedded_cache, "OUTPUT_DIR", str(tmp_path), "SOLVER.EPOCHS", "1"]
+    args += ["DATA.EMBEDDED.MASKS", "true", "MOCO.QUEUE_SIZE", "32", "TEST.LINEAR_PROBE", "False"]
+    cmd = _cmd("--config-file", config, *args)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "dilo pretraining: moco_v2, resnet18" in out.stdout and "kNN top-1 (k=10)" in out.stdout, out.stdout
+
+
 def test_sigterm_saves_and_resume_finishes(embedded_cache, tmp_path):
     args = [*TINY, "DATA.EMBEDDED.CACHE_DIR", embedded_cache, "OUTPUT_DIR", str(tmp_path), "SOLVER.EPOCHS", "200"]
     proc = subprocess.Popen(_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

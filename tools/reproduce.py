@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
-# This script is named like the package it drives: keep its own folder off the import path.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
+import _import_path  # noqa: F401
+import torch
 
-import torch  # noqa: E402
-
-from pretrain.reproduce import (  # noqa: E402
+from pretrain.reproduce import (
     DATASETS,
     PRESETS,
     SETTINGS,
@@ -35,8 +32,8 @@ from pretrain.reproduce import (  # noqa: E402
     reproduce,
     table_settings,
 )
-from pretrain.utils.cli import parse_with_overrides, run_tool  # noqa: E402
-from pretrain.utils.logger import setup_logger  # noqa: E402
+from pretrain.utils.cli import parse_with_overrides, run_tool
+from pretrain.utils.logger import setup_logger
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 DEFAULT_CONFIG = os.path.join(REPO, "configs", "pretrain", "demo.yaml")

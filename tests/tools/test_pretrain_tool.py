@@ -54,9 +54,13 @@ def test_sigterm_saves_and_resume_finishes(embedded_cache, tmp_path):
     proc = subprocess.Popen(_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     metrics = tmp_path / "metrics.jsonl"
     deadline = time.time() + 120
-    while not (metrics.exists() and metrics.read_text().count("\n") >= 3):
-        assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-3000:]
-        time.sleep(0.2)
+    try:
+        while not (metrics.exists() and metrics.read_text().count("\n") >= 3):
+            assert proc.poll() is None and time.time() < deadline, "the run ended, or logged nothing, within 120 s"
+            time.sleep(0.2)
+    except AssertionError:  # a failed wait must not leave the run going
+        proc.kill()
+        raise AssertionError(proc.communicate()[1][-3000:]) from None
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 75, stderr[-3000:]  # saved, unfinished: a scheduler requeues on it

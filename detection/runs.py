@@ -11,9 +11,11 @@ import logging
 import os
 import statistics
 import subprocess
+import sys
 from collections.abc import Callable, Sequence
 
 METRICS = ("AP50", "AP", "AP75")
+TRAIN_NET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "train_net.py")
 
 logger = logging.getLogger(__name__)
 
@@ -77,3 +79,14 @@ def run_seeds(
         if os.path.exists(result):
             runs[f"seed {seed}"] = read_run(result)
     return runs, failed
+
+
+def finetune(
+    config_file: str, seed: int, output_dir: str, num_gpus: int = 1, datasets_root: str = "", opts: Sequence[str] = ()
+) -> None:
+    """One ``train_net.py --resume`` run of ``config_file`` with ``SEED seed OUTPUT_DIR output_dir`` in a child
+    process (detectron2 launches its own workers); a failed run raises ``CalledProcessError``."""
+    cmd = [sys.executable, TRAIN_NET, "--config-file", config_file, "--num-gpus", str(num_gpus), "--resume"]
+    if datasets_root:
+        cmd += ["--datasets-root", datasets_root]
+    subprocess.run([*cmd, *opts, "SEED", str(seed), "OUTPUT_DIR", output_dir], check=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
+import sys
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -16,6 +19,7 @@ from pretrain.engine import Trainer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.environ.get("DILO_SHARED_DATA", os.path.join(REPO, "..", "shared", "data"))
+TOOLS = os.path.join(REPO, "tools")
 
 TINY = [
     "DATA.SOURCE", "embedded",
@@ -47,6 +51,20 @@ def shared_data(*parts: str) -> str:
     if not os.path.exists(path):
         pytest.skip(f"real test data {path!r} is absent (set DILO_SHARED_DATA to the shared data folder)")
     return path
+
+
+def load_tool(name: str) -> ModuleType:
+    """tools/<name>.py as a module, so that a test runs its ``main(parse_args(argv))`` in this process: a fresh
+    interpreter per run costs more than most runs' work. Run as a script, a tool finds ``_import_path`` in its
+    own folder, first on the path; here that folder is on the path while the tool is imported, and only then."""
+    sys.path.insert(0, TOOLS)
+    try:
+        spec = importlib.util.spec_from_file_location(f"tool_{name}", os.path.join(TOOLS, f"{name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = [p for p in sys.path if p != TOOLS]
+    return module
 
 
 @pytest.fixture(scope="session")

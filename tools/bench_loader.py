@@ -32,20 +32,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
-# tools/pretrain.py is named like the package: keep this folder off the import path.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
+import _import_path  # noqa: F401
+import cv2
+import torch
 
-import cv2  # noqa: E402
-import torch  # noqa: E402
-
-from pretrain.benchmark import loader as bench  # noqa: E402
-from pretrain.config import load_config  # noqa: E402
-from pretrain.config.defaults import BACKENDS  # noqa: E402
-from pretrain.data import build_train_batches, build_train_dataset, reduced_decode  # noqa: E402
-from pretrain.engine import Trainer  # noqa: E402
-from pretrain.saliency.batch import compute_masks  # noqa: E402
+from pretrain.benchmark import loader as bench
+from pretrain.config import load_config
+from pretrain.config.defaults import BACKENDS
+from pretrain.data import build_train_batches, build_train_dataset, reduced_decode
+from pretrain.engine import Trainer
+from pretrain.saliency.batch import compute_masks
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("DILO_SHARED_DATA", os.path.normpath(os.path.join(REPO, "..", "shared", "data")))

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
-# Keep this script's folder off the import path (see tools/pretrain.py).
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
+import _import_path  # noqa: F401
 
-from detection.convert import convert, save_detectron2, save_torchvision  # noqa: E402
-from pretrain.utils.cli import run_tool  # noqa: E402
+from detection.convert import convert, save_detectron2, save_torchvision
+from pretrain.utils.cli import run_tool
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,7 +37,10 @@ def main(args: argparse.Namespace) -> dict[str, str]:
     outputs = {"detectron2": args.output, "torchvision": pth}
     if os.path.abspath(args.input) in map(os.path.abspath, outputs.values()):
         raise SystemExit(f"refusing to overwrite the input {args.input!r}: choose another output path")
-    conversion = convert(args.input)
+    try:
+        conversion = convert(args.input)
+    except (ValueError, FileNotFoundError) as e:
+        raise SystemExit(f"convert: {e}") from e
     save_detectron2(conversion, args.output)
     save_torchvision(conversion, pth)
     print(conversion.summary(outputs))
@@ -48,7 +49,4 @@ def main(args: argparse.Namespace) -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    try:
-        run_tool("convert", main, parse_args())
-    except (ValueError, FileNotFoundError) as e:
-        raise SystemExit(f"convert: {e}") from e
+    run_tool("convert", main, parse_args())

@@ -16,17 +16,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
+from functools import partial
 
-# Keep this script's folder off the import path (see tools/pretrain.py).
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
+import _import_path  # noqa: F401
 
-from detection.runs import aggregate, format_table, run_seeds  # noqa: E402
-from pretrain.utils.atomic import write_json  # noqa: E402
-from pretrain.utils.cli import parse_with_overrides, run_tool  # noqa: E402
-
-TRAIN_NET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "detection", "train_net.py")
+from detection.runs import aggregate, finetune, format_table, run_seeds
+from pretrain.utils.atomic import write_json
+from pretrain.utils.cli import parse_with_overrides, run_tool
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,21 +33,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=3, help="number of seeds (1..N) when --seeds is not given")
     p.add_argument("--seeds", type=int, nargs="+", help="explicit seeds")
     p.add_argument("--num-gpus", type=int, default=1)
-    p.add_argument("--datasets-root", metavar="DIR", help="passed to train_net.py")
+    p.add_argument("--datasets-root", default="", metavar="DIR", help="passed to train_net.py")
     p.add_argument("--collect-only", action="store_true", help="only aggregate the finished runs")
     return parse_with_overrides(p, argv, "SOLVER.MAX_ITER 100 (for every run)")
 
 
-def run_seed(args: argparse.Namespace, seed: int, out: str) -> None:
-    cmd = [sys.executable, TRAIN_NET, "--config-file", args.config_file, "--num-gpus", str(args.num_gpus), "--resume"]
-    if args.datasets_root:
-        cmd += ["--datasets-root", args.datasets_root]
-    subprocess.run([*cmd, *args.opts, "SEED", str(seed), "OUTPUT_DIR", out], check=True)
-
-
-def main(args: argparse.Namespace) -> dict:
+def main(args: argparse.Namespace) -> int:
+    """Runs (unless --collect-only), prints and saves the summary; the exit status: 1 if a seed failed."""
     seeds = args.seeds or list(range(1, args.runs + 1))
-    runs, failed = run_seeds(seeds, args.output_dir, None if args.collect_only else lambda s, o: run_seed(args, s, o))
+    launch = {"num_gpus": args.num_gpus, "datasets_root": args.datasets_root, "opts": args.opts}
+    finetune_seed = None if args.collect_only else partial(finetune, args.config_file, **launch)
+    runs, failed = run_seeds(seeds, args.output_dir, finetune_seed)
     summary = aggregate(runs) if runs else {}
     if runs:
         print(format_table(runs, summary))
@@ -58,9 +51,9 @@ def main(args: argparse.Namespace) -> dict:
         print(f"{run} failed: {why}")
     payload = {"config": args.config_file, "opts": args.opts, "runs": runs, "summary": summary, "failed": failed}
     write_json(os.path.join(args.output_dir, "summary.json"), payload)
-    return payload
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    sys.exit(1 if run_tool("detection_runs", main, parse_args())["failed"] else 0)
+    sys.exit(run_tool("detection_runs", main, parse_args()))

@@ -11,27 +11,13 @@ maps and PNG/BMP/JPG masks match. Conventions are in pretrain/saliency/metrics.p
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 
-from tqdm import tqdm
+import _import_path  # noqa: F401
 
-# tools/pretrain.py is named like the package: keep this folder off the import path.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
-
-from pretrain.saliency.metrics import (  # noqa: E402
-    BETA2,
-    SaliencyEvaluator,
-    draw_pr_curves,
-    find_masks,
-    format_table,
-    read_mask,
-    resize_to,
-)
-from pretrain.utils.cli import run_tool  # noqa: E402
-
-SHOW_MISSING = 5
+from pretrain.saliency.metrics import BETA2, draw_pr_curves, evaluate_folder, find_masks, format_table
+from pretrain.utils.atomic import write_json
+from pretrain.utils.cli import run_tool
 
 
 def method_arg(text: str) -> tuple[str, str]:
@@ -56,48 +42,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def evaluate_method(name: str, pred_dir: str, gts: dict[str, str], allow_missing: bool) -> dict:
-    preds = find_masks(pred_dir)
-    missing = [key for key in sorted(gts) if key not in preds]
-    if missing and not allow_missing:
-        raise ValueError(
-            f"method {name!r}: {len(missing)} of {len(gts)} masks have no prediction under {pred_dir}, "
-            f"e.g. {', '.join(missing[:SHOW_MISSING])} (relative paths without extension); "
-            "pass --allow-missing to skip them"
-        )
-    evaluator, resized = SaliencyEvaluator(), 0
-    for key in tqdm(sorted(set(gts) - set(missing)), desc=name, unit="img", disable=None):
-        pred, gt = read_mask(preds[key], keep_depth=True), read_mask(gts[key])
-        if pred.shape != gt.shape:
-            pred, resized = resize_to(pred, gt.shape), resized + 1
-        evaluator.update(pred, gt)
-    if resized:
-        print(f"warning: {name}: resized {resized} predictions to their mask's size (bilinear)", file=sys.stderr)
-    if missing:
-        print(f"warning: {name}: skipped {len(missing)} masks without a prediction", file=sys.stderr)
-    return {"pred_dir": pred_dir, "missing": len(missing), "resized": resized, **evaluator.result()}
-
-
 def main(args: argparse.Namespace) -> dict[str, dict]:
-    gts = find_masks(args.gt)
-    if not gts:
-        raise ValueError(f"no masks found under {args.gt}")
-    results = {name: evaluate_method(name, folder, gts, args.allow_missing) for name, folder in args.pred}
+    try:
+        gts = find_masks(args.gt)
+        if not gts:
+            raise ValueError(f"no masks found under {args.gt}")
+        results = {name: evaluate(name, folder, gts, args.allow_missing) for name, folder in args.pred}
+    except ValueError as e:
+        raise SystemExit(f"eval_saliency: {e}") from e
     print(format_table(results))
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         methods = {
             name: {k: v.tolist() if hasattr(v, "tolist") else v for k, v in r.items()} for name, r in results.items()
         }
-        with open(args.json, "w") as f:
-            json.dump({"gt": args.gt, "beta2": BETA2, "methods": methods}, f, indent=1)
+        write_json(args.json, {"gt": args.gt, "beta2": BETA2, "methods": methods}, indent=1)
     if args.pr_curve:
         draw_pr_curves(results, args.pr_curve)
     return results
 
 
-if __name__ == "__main__":
+def evaluate(name: str, folder: str, gts: dict[str, str], allow_missing: bool) -> dict:
+    """One method's scores, with a warning for each thing done to its maps."""
     try:
-        run_tool("eval_saliency", main, parse_args())
-    except ValueError as exc:
-        sys.exit(f"error: {exc}")
+        result = evaluate_folder(folder, gts, allow_missing, desc=name)
+    except ValueError as e:
+        raise ValueError(f"method {name!r}: {e}") from e
+    if result["resized"]:
+        print(
+            f"warning: {name}: resized {result['resized']} predictions to their mask's size (bilinear)", file=sys.stderr
+        )
+    if result["missing"]:
+        print(f"warning: {name}: skipped {result['missing']} masks without a prediction", file=sys.stderr)
+    return result
+
+
+if __name__ == "__main__":
+    run_tool("eval_saliency", main, parse_args())

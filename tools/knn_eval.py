@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
-# This script lives next to tools/pretrain.py: keep its folder off the import path (see there).
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
+import _import_path  # noqa: F401
 
-from pretrain.probe import run_knn  # noqa: E402
-from pretrain.probe.launch import parse_probe_args, setup_probe  # noqa: E402
-from pretrain.utils import comm  # noqa: E402
-from pretrain.utils.cli import run_tool  # noqa: E402
+from pretrain.probe import run_knn
+from pretrain.probe.launch import parse_probe_args, setup_probe
+from pretrain.utils import comm
+from pretrain.utils.cli import run_tool
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -24,15 +24,13 @@ import argparse
 import os
 import sys
 
+import _import_path  # noqa: F401
 import torch
 
-# tools/pretrain.py is named like the package: keep this folder off the import path.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
-
-from pretrain.config import load_config  # noqa: E402
-from pretrain.data.labeled import LabeledImages  # noqa: E402
-from pretrain.diagnosis.class_gradient import TARGETS  # noqa: E402
-from pretrain.diagnosis.localization import (  # noqa: E402
+from pretrain.config import load_config
+from pretrain.data.labeled import LabeledImages
+from pretrain.diagnosis.class_gradient import TARGETS
+from pretrain.diagnosis.localization import (
     ScoreSet,
     embedded_score_set,
     format_differences,
@@ -40,9 +38,9 @@ from pretrain.diagnosis.localization import (  # noqa: E402
     paired_differences,
     score_models,
 )
-from pretrain.diagnosis.models import load_models, model_spec  # noqa: E402
-from pretrain.utils.atomic import write_json  # noqa: E402
-from pretrain.utils.cli import parse_with_overrides  # noqa: E402
+from pretrain.diagnosis.models import load_models, model_spec
+from pretrain.utils.atomic import write_json
+from pretrain.utils.cli import parse_with_overrides
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

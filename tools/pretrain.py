@@ -20,16 +20,14 @@ import os
 import sys
 import time
 
-# This script is named like the package it drives: keep its own folder off the import path,
-# or ``import pretrain`` would find this file instead of the package.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
+import _import_path  # noqa: F401
 
-from pretrain.config import load_config  # noqa: E402
-from pretrain.engine import Trainer, prepare_embedded  # noqa: E402
-from pretrain.utils import comm  # noqa: E402
-from pretrain.utils.atomic import remove_stale_temporaries  # noqa: E402
-from pretrain.utils.cli import parse_with_overrides, run_tool  # noqa: E402
-from pretrain.utils.logger import setup_logger  # noqa: E402
+from pretrain.config import load_config
+from pretrain.engine import Trainer, prepare_embedded
+from pretrain.utils import comm
+from pretrain.utils.atomic import remove_stale_temporaries
+from pretrain.utils.cli import parse_with_overrides, run_tool
+from pretrain.utils.logger import setup_logger
 
 EXIT_INTERRUPTED = 75  # sysexits.h EX_TEMPFAIL: saved after SIGTERM, rerun with --resume
 DEFAULT_CONFIG = os.path.normpath(

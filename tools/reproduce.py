@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
-# This script is named like the package it drives: keep its own folder off the import path.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
+import _import_path  # noqa: F401
+import torch
 
-import torch  # noqa: E402
-
-from pretrain.reproduce import (  # noqa: E402
+from pretrain.reproduce import (
     DATASETS,
     PRESETS,
     SETTINGS,
@@ -42,10 +39,10 @@ from pretrain.reproduce import (  # noqa: E402
     select_panels,
     table_settings,
 )
-from pretrain.reproduce.runner import REPORT  # noqa: E402
-from pretrain.utils.atomic import write_json  # noqa: E402
-from pretrain.utils.cli import parse_with_overrides, run_tool  # noqa: E402
-from pretrain.utils.logger import setup_logger  # noqa: E402
+from pretrain.reproduce.runner import REPORT
+from pretrain.utils.atomic import write_json
+from pretrain.utils.cli import parse_with_overrides, run_tool
+from pretrain.utils.logger import setup_logger
 
 REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 DEFAULT_CONFIG = os.path.join(REPO, "configs", "pretrain", "demo.yaml")

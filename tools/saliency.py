@@ -19,12 +19,11 @@ import argparse
 import os
 import sys
 
-# tools/pretrain.py is named like the package: keep this folder off the import path.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
+import _import_path  # noqa: F401
 
-from pretrain.saliency import saliency_methods, small_image_options  # noqa: E402
-from pretrain.saliency.batch import compute_masks  # noqa: E402
-from pretrain.utils.cli import run_tool  # noqa: E402
+from pretrain.saliency import saliency_methods, small_image_options
+from pretrain.saliency.batch import compute_masks
+from pretrain.utils.cli import run_tool
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

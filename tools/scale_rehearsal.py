@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 
-# tools/pretrain.py is named like the package: keep this folder off the import path.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
+import _import_path  # noqa: F401
+import torch
 
-import torch  # noqa: E402
-
-from pretrain.benchmark.scale import as_json, format_tables, run_rehearsal  # noqa: E402
-from pretrain.utils.atomic import write_json  # noqa: E402
+from pretrain.benchmark.scale import as_json, format_tables, run_rehearsal
+from pretrain.utils.atomic import write_json
+from pretrain.utils.cli import run_tool
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,4 +46,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    run_tool("scale_rehearsal", main, parse_args())

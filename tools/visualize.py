@@ -25,25 +25,23 @@ import argparse
 import os
 import sys
 
+import _import_path  # noqa: F401
 import numpy as np
 import torch
 
-# tools/pretrain.py is named like the package: keep this folder off the import path.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != os.path.dirname(os.path.abspath(__file__))]
-
-from pretrain.augment.backgrounds import texture_source  # noqa: E402
-from pretrain.data.labeled import LabeledImages  # noqa: E402
-from pretrain.diagnosis.class_gradient import TARGETS, classifier_for  # noqa: E402
-from pretrain.diagnosis.models import load_models  # noqa: E402
-from pretrain.diagnosis.neighbors import model_neighbors  # noqa: E402
-from pretrain.models.frozen import SPACES  # noqa: E402
-from pretrain.saliency import build_saliency, small_image_options  # noqa: E402
-from pretrain.utils.image_io import list_images, load_rgb  # noqa: E402
-from pretrain.visualize.copy_paste import copy_paste_figure, load_sample  # noqa: E402
-from pretrain.visualize.gradients import Explained, gradients_figure  # noqa: E402
-from pretrain.visualize.grid import write_png  # noqa: E402
-from pretrain.visualize.neighbors import neighbors_figure  # noqa: E402
-from pretrain.visualize.saliency import saliency_figure  # noqa: E402
+from pretrain.augment.backgrounds import texture_source
+from pretrain.data.labeled import LabeledImages
+from pretrain.diagnosis.class_gradient import TARGETS, classifier_for
+from pretrain.diagnosis.models import load_models
+from pretrain.diagnosis.neighbors import model_neighbors
+from pretrain.models.frozen import SPACES
+from pretrain.saliency import build_saliency, small_image_options
+from pretrain.utils.image_io import list_images, load_rgb
+from pretrain.visualize.copy_paste import copy_paste_figure, load_sample
+from pretrain.visualize.gradients import Explained, gradients_figure
+from pretrain.visualize.grid import write_png
+from pretrain.visualize.neighbors import neighbors_figure
+from pretrain.visualize.saliency import saliency_figure
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

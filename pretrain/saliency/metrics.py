@@ -31,10 +31,12 @@ import os
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 BETA2 = 0.3
 NUM_THRESHOLDS = 256
 MASK_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff")
+SHOW_MISSING = 5  # missing predictions named in the error
 
 
 def normalize_map(pred: np.ndarray) -> np.ndarray:
@@ -146,6 +148,30 @@ def find_masks(root: str) -> dict[str, str]:
                 raise ValueError(f"two masks for {key!r}: {masks[key]} and {os.path.join(folder, name)}")
             masks[key] = os.path.join(folder, name)
     return masks
+
+
+def evaluate_folder(pred_dir: str, gts: dict[str, str], allow_missing: bool = False, desc: str = "") -> dict:
+    """The maps under ``pred_dir`` scored against the masks ``gts`` (:func:`find_masks`), paired by relative path.
+
+    A map at another size than its mask is resized to it (bilinear) and counted in ``resized``. A
+    mask without a map is an error naming the first few, unless ``allow_missing``: then it is left
+    out and counted in ``missing``. ``desc`` labels the progress bar.
+    """
+    preds = find_masks(pred_dir)
+    missing = [key for key in sorted(gts) if key not in preds]
+    if missing and not allow_missing:
+        raise ValueError(
+            f"{len(missing)} of {len(gts)} masks have no prediction under {pred_dir}, "
+            f"e.g. {', '.join(missing[:SHOW_MISSING])} (relative paths without extension); "
+            "pass --allow-missing to skip them"
+        )
+    evaluator, resized = SaliencyEvaluator(), 0
+    for key in tqdm(sorted(set(gts) - set(missing)), desc=desc or pred_dir, unit="img", disable=None):
+        pred, gt = read_mask(preds[key], keep_depth=True), read_mask(gts[key])
+        if pred.shape != gt.shape:
+            pred, resized = resize_to(pred, gt.shape), resized + 1
+        evaluator.update(pred, gt)
+    return {"pred_dir": pred_dir, "missing": len(missing), "resized": resized, **evaluator.result()}
 
 
 def read_mask(path: str, keep_depth: bool = False) -> np.ndarray:

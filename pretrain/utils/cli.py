@@ -1,4 +1,9 @@
-"""What every tool's command line shares: ``KEY VALUE`` overrides with flags anywhere, and one-line errors."""
+"""What every tool's command line shares: ``KEY VALUE`` overrides with flags anywhere, and one-line errors.
+
+A tool (``tools/*.py``) is ``parse_args(argv) -> Namespace`` and ``main(args) -> result`` over the library,
+run as ``run_tool(name, main, parse_args())``; bad input the user can fix leaves ``main`` as a
+``SystemExit`` naming it. Tests call ``main(parse_args(argv))`` in their own process.
+"""
 
 from __future__ import annotations
 

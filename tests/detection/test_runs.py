@@ -10,7 +10,9 @@ import sys
 import pytest
 
 from detection.runs import aggregate, format_table, read_run
-from tests.conftest import REPO
+from tests.conftest import REPO, load_tool
+
+TOOL = load_tool("detection_runs")
 
 RUNS = {
     "seed 1": {"AP50": 74.5, "AP": 46.5, "AP75": 50.1},
@@ -47,30 +49,29 @@ def test_missing_runs_and_metrics_are_errors(tmp_path):
     assert read_run(str(tmp_path / "results.json")) == RUNS["seed 2"]
 
 
-def test_tool_collects_finished_runs_into_a_table_and_json(tmp_path):
+def test_tool_collects_finished_runs_into_a_table_and_json(tmp_path, capsys):
     for seed in (1, 2, 3):
         (tmp_path / f"seed{seed}").mkdir()
         payload = {"results": {"bbox": RUNS[f"seed {seed}"]}, "seed": seed}
         (tmp_path / f"seed{seed}" / "results.json").write_text(json.dumps(payload))
-    tool = os.path.join(REPO, "tools", "detection_runs.py")
     args = ["--config-file", "voc07.yaml", "--output-dir", str(tmp_path), "--runs", "4", "--collect-only"]
-    out = subprocess.run([sys.executable, tool, *args], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "| mean ± std (3 runs) | 74.7 ± 0.2 | 46.7 ± 0.2 | 50.5 ± 0.4 |" in out.stdout  # seed 4 never ran
+    assert TOOL.main(TOOL.parse_args(args)) == 0
+    stdout = capsys.readouterr().out
+    assert "| mean ± std (3 runs) | 74.7 ± 0.2 | 46.7 ± 0.2 | 50.5 ± 0.4 |" in stdout  # seed 4 never ran
+    assert "failed" not in stdout and not os.path.exists(tmp_path / "seed4")
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["summary"]["AP50"]["mean"] == pytest.approx(74.7) and sorted(summary["runs"]) == sorted(RUNS)
 
 
-def test_a_failed_seed_is_named_and_the_others_still_summarized(tmp_path):
+def test_a_failed_seed_is_named_and_the_others_still_summarized(tmp_path, capsys):
     for seed in (1, 3):  # finished; seed 2's run cannot succeed (no such config file)
         (tmp_path / f"seed{seed}").mkdir()
         payload = {"results": {"bbox": RUNS[f"seed {seed}"]}, "seed": seed}
         (tmp_path / f"seed{seed}" / "results.json").write_text(json.dumps(payload))
-    tool = os.path.join(REPO, "tools", "detection_runs.py")
     args = ["--config-file", str(tmp_path / "missing.yaml"), "--output-dir", str(tmp_path), "--runs", "3"]
-    out = subprocess.run([sys.executable, tool, *args], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 1, out.stderr[-3000:]
-    assert "| mean ± std (2 runs) |" in out.stdout and "seed 2 failed: exit status" in out.stdout
+    assert TOOL.main(TOOL.parse_args(args)) == 1  # the exit status
+    stdout = capsys.readouterr().out
+    assert "| mean ± std (2 runs) |" in stdout and "seed 2 failed: exit status" in stdout
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert sorted(summary["runs"]) == ["seed 1", "seed 3"] and list(summary["failed"]) == ["seed 2"]
     assert summary["summary"]["AP50"]["n"] == 2

@@ -1,4 +1,4 @@
-"""DDP on the CPU: gloo, 2 processes, launched by torchrun as users launch it."""
+"""DDP on the CPU: gloo, 2 processes, launched by torchrun as users launch it; the one-process reference in this one."""
 
 import os
 import subprocess
@@ -8,23 +8,24 @@ import pytest
 import torch
 
 from tests.conftest import REPO
+from tests.engine import ddp_worker
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed is unavailable")
 
 
-def _run(nproc: int, cache: str, out: str, *opts: str) -> None:
-    cmd = [sys.executable, "-m", "tests.engine.ddp_worker", cache, out, *opts]
-    if nproc > 1:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", *cmd[1:]]
+def _torchrun(cache: str, out: str, *opts: str) -> None:
+    """ddp_worker.py in 2 processes."""
+    cmd = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "tests.engine.ddp_worker"]
+    cmd = [sys.executable, *cmd, cache, out, *opts]
     env = {**os.environ, "PYTHONPATH": REPO, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
-def test_two_processes_match_one_and_keep_banks_identical(embedded_cache, tmp_path):
+def test_two_processes_match_one_and_keep_banks_identical(embedded_cache, tmp_path, one_thread):
     shared = ("INSTDISC.SHARED_NEGATIVES", "True")  # the same negatives on every rank and in one process
-    _run(2, embedded_cache, str(tmp_path / "ddp"), *shared)
-    _run(1, embedded_cache, str(tmp_path / "single"), *shared)
+    _torchrun(embedded_cache, str(tmp_path / "ddp"), *shared)
+    ddp_worker.main(embedded_cache, str(tmp_path / "single"), *shared)
     r0, r1 = (torch.load(tmp_path / "ddp" / f"rank{r}_of2.pt") for r in (0, 1))
     single = torch.load(tmp_path / "single" / "rank0_of1.pt")
     assert torch.equal(r0["bank"], r1["bank"])
@@ -38,7 +39,7 @@ def test_two_processes_match_one_and_keep_banks_identical(embedded_cache, tmp_pa
 
 
 def test_per_sample_negatives_keep_banks_identical(embedded_cache, tmp_path):
-    _run(2, embedded_cache, str(tmp_path))
+    _torchrun(embedded_cache, str(tmp_path))
     r0, r1 = (torch.load(tmp_path / f"rank{r}_of2.pt") for r in (0, 1))
     assert torch.equal(r0["bank"], r1["bank"])
     assert r0["negatives"].shape == (4, r0["negatives"].shape[1]) and not torch.equal(r0["negatives"], r1["negatives"])
@@ -48,8 +49,8 @@ MOCO = ("MODEL.METHOD", "moco_v2", "MODEL.HEAD", "mlp", "MOCO.QUEUE_SIZE", "32",
 
 
 def test_moco_two_processes_match_one_and_keep_queues_identical_after_every_step(embedded_cache, tmp_path):
-    _run(2, embedded_cache, str(tmp_path / "ddp"), *MOCO)
-    _run(1, embedded_cache, str(tmp_path / "single"), *MOCO)
+    _torchrun(embedded_cache, str(tmp_path / "ddp"), *MOCO)
+    ddp_worker.main(embedded_cache, str(tmp_path / "single"), *MOCO)
     r0, r1 = (torch.load(tmp_path / "ddp" / f"rank{r}_of2.pt") for r in (0, 1))
     single = torch.load(tmp_path / "single" / "rank0_of1.pt")
     assert len(r0["queues"]) == 8  # 64 images / 16 = 4 steps x 2 epochs
@@ -65,7 +66,7 @@ def test_moco_two_processes_match_one_and_keep_queues_identical_after_every_step
 def test_moco_shuffle_bn_across_ranks_keeps_queues_identical(embedded_cache, tmp_path):
     """A ResNet with batch norm, keys shuffled over 2 processes x 2 groups: the queue is the same on every rank
     after every step, though each rank's BN statistics are its own."""
-    _run(2, embedded_cache, str(tmp_path), *MOCO, "MODEL.BACKBONE.NAME", "resnet18", "MOCO.BN_GROUPS", "2")
+    _torchrun(embedded_cache, str(tmp_path), *MOCO, "MODEL.BACKBONE.NAME", "resnet18", "MOCO.BN_GROUPS", "2")
     r0, r1 = (torch.load(tmp_path / f"rank{r}_of2.pt") for r in (0, 1))
     assert torch.equal(r0["queues"], r1["queues"])
     assert not torch.equal(r0["queues"][0], r0["queues"][1])  # the queue moves

@@ -7,7 +7,7 @@ from detection.convert import convert
 from pretrain.config import load_config
 from pretrain.engine.method import build_method
 from pretrain.models import build_model
-from pretrain.models.weights import load_model
+from pretrain.models.weights import read_model
 
 
 def _checkpoint(path, *opts: str) -> str:
@@ -36,6 +36,6 @@ def test_moco_and_instdisc_checkpoints_convert_to_the_same_detectron2_keys(moco,
 
 
 def test_probes_load_a_moco_checkpoint_with_its_mlp_head(moco):
-    loaded = load_model(moco)
-    assert isinstance(loaded.head, torch.nn.Sequential) and loaded.head[2].out_features == 128
-    assert loaded.backbone.out_channels == 2048 and loaded.cfg.MODEL.METHOD == "moco_v2"
+    backbone, head, cfg = read_model(moco)
+    assert isinstance(head, torch.nn.Sequential) and head[2].out_features == 128
+    assert backbone.out_channels == 2048 and cfg.MODEL.METHOD == "moco_v2"

@@ -7,7 +7,6 @@ into the repository); the tools then run on those copies as on any image folder.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import torch
 from PIL import Image
 
 from pretrain.utils.image_io import list_images, load_rgb
-from tests.conftest import REPO, shared_data
+from tests.conftest import REPO, load_tool, shared_data  # noqa: F401  (load_tool: for the probe tools' tests)
 
 SIDE = 48  # shorter side of the shrunk copies (the probes crop 32 px)
 SMALL_INPUT = ["INPUT.SIZE", "32", "INPUT.TEST_RESIZE", "36", "DATA.NUM_WORKERS", "0"]
@@ -117,14 +116,6 @@ def probe_data(base: str) -> dict[str, str]:
     """The shrunk Caltech-20 and 15-Scene copies and the checkpoint pretrained on both (made once per session)."""
     sets = {"caltech20": caltech20(base), "scenes15": scenes15(base)}
     return {**sets, "weights": pretrained(base, list(sets.values()))}
-
-
-def load_tool(name: str):
-    """tools/<name>.py as a module, to call its main() in this process (no interpreter start-up per run)."""
-    spec = importlib.util.spec_from_file_location(f"tool_{name}", os.path.join(REPO, "tools", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def folder_args(root: str, weights: str, out) -> list[str]:

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from pretrain.utils.cli import run_tool
-from tests.probe.helpers import load_tool
+from tests.conftest import load_tool
 
 # tool -> (its flags, a flag whose value the test checks)
 CASES = {

@@ -39,10 +39,15 @@ def test_saliency_workers_exit_when_the_tool_is_killed(tmp_path):
     masks = tmp_path / "masks"
     cmd = [sys.executable, os.path.join(REPO, "tools", "saliency.py"), "--input", images, "--output", str(masks)]
     proc = subprocess.Popen([*cmd, "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not (masks.is_dir() and len(os.listdir(masks)) >= 2):
-        assert proc.poll() is None and time.time() < deadline
-        time.sleep(0.1)
+    try:
+        deadline = time.time() + 120
+        while not (masks.is_dir() and len(os.listdir(masks)) >= 2):
+            assert proc.poll() is None and time.time() < deadline
+            time.sleep(0.1)
+    except AssertionError:  # a failed wait must not leave the tool running
+        proc.kill()
+        proc.wait()
+        raise
     workers = _children(proc.pid)
     assert len(workers) >= 2
     proc.send_signal(signal.SIGKILL)

@@ -2,21 +2,20 @@
 
 import json
 import os
-import subprocess
-import sys
+import re
 
 import cv2
 import numpy as np
 import pytest
 
 from pretrain.saliency.metrics import SaliencyEvaluator, read_mask, resize_to
-from tests.conftest import REPO
+from tests.conftest import load_tool
 
-TOOL = os.path.join(REPO, "tools", "eval_saliency.py")
+TOOL = load_tool("eval_saliency")
 
 
-def run_tool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, TOOL, *args], capture_output=True, text=True, timeout=60, cwd=REPO)
+def run_tool(*args: str) -> dict[str, dict]:
+    return TOOL.main(TOOL.parse_args(list(args)))
 
 
 def write(path, image: np.ndarray) -> str:
@@ -51,16 +50,17 @@ def direct(root, method: str) -> dict:
     return ev.result()
 
 
-def test_two_methods_table_json_and_pr_curve(trees):
-    out = run_tool(
+def test_two_methods_table_json_and_pr_curve(trees, capsys):
+    results = run_tool(
         "--gt", str(trees / "gt"), "--pred", f"good={trees / 'good'}", "--pred", f"blurry={trees / 'blurry'}",
         "--json", str(trees / "out" / "eval.json"), "--pr-curve", str(trees / "out" / "pr.png"),
     )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    header, *rows = out.stdout.strip().splitlines()
+    out = capsys.readouterr()
+    assert list(results) == ["good", "blurry"]
+    header, *rows = out.out.strip().splitlines()
     assert header.split() == ["method", "images", "maxF", "meanF", "adaptF", "MAE"]
     assert [row.split()[:2] for row in rows] == [["good", "2"], ["blurry", "2"]]
-    assert "blurry: resized 1" in out.stderr
+    assert "warning: blurry: resized 1 predictions" in out.err and "good:" not in out.err
     saved = json.loads((trees / "out" / "eval.json").read_text())
     assert saved["beta2"] == 0.3
     for method in ("good", "blurry"):
@@ -77,16 +77,14 @@ def test_two_methods_table_json_and_pr_curve(trees):
     assert len(np.unique(png.reshape(-1, 3), axis=0)) > 10  # curves and text, not a blank canvas
 
 
-def test_missing_prediction_is_an_error_unless_allowed(trees):
+def test_missing_prediction_is_an_error_unless_allowed(trees, capsys):
     os.remove(trees / "good" / "sub" / "b.png")
     args = ["--gt", str(trees / "gt"), "--pred", f"good={trees / 'good'}", "--json", str(trees / "eval.json")]
-    out = run_tool(*args)
-    assert out.returncode != 0
-    assert "1 of 2" in out.stderr and "sub/b" in out.stderr and "--allow-missing" in out.stderr
+    with pytest.raises(SystemExit, match=r"^eval_saliency: method 'good': 1 of 2 masks .* e\.g\. sub/b .*--allow-miss"):
+        run_tool(*args)
     assert not (trees / "eval.json").exists()
-    out = run_tool(*args, "--allow-missing")
-    assert out.returncode == 0, out.stderr
-    assert "skipped 1" in out.stderr
+    run_tool(*args, "--allow-missing")
+    assert "warning: good: skipped 1 masks without a prediction" in capsys.readouterr().err
     saved = json.loads((trees / "eval.json").read_text())["methods"]["good"]
     assert (saved["num_images"], saved["missing"]) == (1, 1)
 
@@ -94,16 +92,16 @@ def test_missing_prediction_is_an_error_unless_allowed(trees):
 def test_unreadable_prediction_names_the_file(trees):
     broken = trees / "good" / "a.png"
     broken.write_bytes(b"not a png")
-    out = run_tool("--gt", str(trees / "gt"), "--pred", f"good={trees / 'good'}")
-    assert out.returncode != 0
-    assert str(broken) in out.stderr
+    with pytest.raises(SystemExit, match=f"^eval_saliency: method 'good': cannot read image {re.escape(str(broken))}$"):
+        run_tool("--gt", str(trees / "gt"), "--pred", f"good={trees / 'good'}")
 
 
-@pytest.mark.parametrize(
-    ("pred", "message"),
-    [("good", "expected NAME=DIR"), ("good=/nonexistent/maps", "/nonexistent/maps")],
-)
-def test_bad_arguments(trees, pred, message):
-    out = run_tool("--gt", str(trees / "gt"), "--pred", pred)
-    assert out.returncode != 0
-    assert message in out.stderr
+def test_bad_arguments(trees, capsys):
+    with pytest.raises(SystemExit) as usage:
+        run_tool("--gt", str(trees / "gt"), "--pred", "good")
+    assert usage.value.code == 2 and "expected NAME=DIR, got 'good'" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="^eval_saliency: method 'good': mask folder '/nonexistent/maps' does not"):
+        run_tool("--gt", str(trees / "gt"), "--pred", "good=/nonexistent/maps")
+    (trees / "empty").mkdir()
+    with pytest.raises(SystemExit, match="^eval_saliency: no masks found under"):
+        run_tool("--gt", str(trees / "empty"), "--pred", f"good={trees / 'good'}")

@@ -8,9 +8,10 @@ from types import SimpleNamespace
 import pytest
 
 from pretrain.reproduce import PRESETS
-from tests.conftest import TINY
+from tests.conftest import TINY, load_tool
 from tests.reproduce.test_caltech20 import caltech_subset
-from tools import reproduce as tool
+
+tool = load_tool("reproduce")
 
 
 def _run(capsys, *argv: str) -> SimpleNamespace:

@@ -3,8 +3,6 @@
 import glob
 import os
 import re
-import subprocess
-import sys
 
 import cv2
 import numpy as np
@@ -13,7 +11,9 @@ import yaml
 
 from pretrain.data.masks import MaskFolder
 from pretrain.saliency.batch import compute_masks
-from tests.conftest import REPO
+from tests.conftest import REPO, load_tool
+
+TOOL = load_tool("saliency")
 
 
 @pytest.fixture
@@ -33,19 +33,18 @@ def _masks(root):
     return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
 
 
-def test_tool_writes_a_mirrored_tree_then_resumes(images, tmp_path):
+def test_tool_writes_a_mirrored_tree_then_resumes(images, tmp_path, capsys):
     out = tmp_path / "masks"
-    cmd = [sys.executable, os.path.join(REPO, "tools", "saliency.py"), "--input", str(images), "--output", str(out)]
-    first = subprocess.run([*cmd, "--workers", "2"], capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0, first.stderr[-2000:]
-    assert "5 masks written, 0 already present, 0 unreadable" in first.stdout
+    args = ["--input", str(images), "--output", str(out)]
+    assert TOOL.main(TOOL.parse_args([*args, "--workers", "2"])) == 0
+    assert "5 masks written, 0 already present, 0 unreadable" in capsys.readouterr().out
     assert _masks(out) == ["a/0.png", "a/1.png", "a/2.png", "b/c/0.png", "b/c/1.png"]
     mask = cv2.imread(str(out / "a" / "2.png"), cv2.IMREAD_UNCHANGED)
     assert mask.shape == (128, 160) and mask.dtype == np.uint8
     assert mask[50:70, 70:90].mean() > 200 > 50 > mask[:20].mean()  # the red square is salient
     os.remove(out / "b" / "c" / "1.png")  # as if the job had been killed before it
-    again = subprocess.run([*cmd, "--workers", "1"], capture_output=True, text=True, timeout=300)
-    assert "1 masks written, 4 already present" in again.stdout
+    TOOL.main(TOOL.parse_args([*args, "--workers", "1"]))
+    assert "1 masks written, 4 already present, 0 unreadable" in capsys.readouterr().out
 
 
 def test_bad_images_are_skipped_and_counted(images, tmp_path):

@@ -1,6 +1,5 @@
 """tools/visualize.py neighbors, gradients and saliency end to end: tiny checkpoints, the tiny embedded set, SOD."""
 
-import importlib.util
 import os
 
 import cv2
@@ -11,16 +10,7 @@ from pretrain.data.build import embedded_spec
 from pretrain.data.embedded import ensure_embedded
 from pretrain.models import build_model
 from pretrain.visualize.grid import GAP, HEADER
-from tests.conftest import REPO, shared_data, tiny_config
-
-
-def load_tool(name: str):
-    """The tool as a module: run in-process (a fresh interpreter per call costs more than the work here)."""
-    spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, "tools", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from tests.conftest import load_tool, shared_data, tiny_config
 
 TOOL = load_tool("visualize")
 

@@ -1,0 +1,23 @@
+"""tools/bench_pretrain.py on a tiny step: the plain step, then each K and way of drawing negatives, relative to it."""
+
+import json
+
+from tests.conftest import load_tool
+
+TOOL = load_tool("bench_pretrain")
+
+
+def test_one_row_per_setting_relative_to_the_plain_step(capsys, one_thread):
+    args = ["--backbone", "resnet18", "--batch", "2", "--size", "32", "--iters", "1", "--warmup", "0"]
+    rows = TOOL.main(TOOL.parse_args([*args, "--bank-size", "64"]))
+    names = ["plain", "K=4096 per-sample", "K=4096 shared", "K=65536 per-sample", "K=65536 shared"]
+    assert [r["setting"] for r in rows] == names
+    plain = rows[0]["images_per_s"]
+    assert rows[0]["relative"] == 1.0
+    for r in rows:
+        # images/s are printed to 0.1: the relative rate is the unrounded ratio
+        assert r["images_per_s"] > 0 and abs(r["relative"] * plain - r["images_per_s"]) <= 0.05 * (1 + r["relative"])
+        assert (r["device"], r["backbone"], r["batch"], r["size"], r["amp_bf16"]) == ("cpu", "resnet18", 2, 32, False)
+    printed = capsys.readouterr().out.splitlines()
+    assert [json.loads(line) for line in printed[:5]] == rows
+    assert printed[6].split() == ["setting", "images/s", "relative"] and printed[7].split()[0] == "plain"

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from fvcore.common.config import CfgNode as CN
 
 from pretrain.config import load_config
+from pretrain.config.defaults import SCHEDULES
 from pretrain.config.rules import AT_LEAST_ONE, NON_NEGATIVE, POSITIVE, PROBABILITY, OneOf, Within
 
 # The string options' values; the code that branches on them imports these.
@@ -79,6 +80,7 @@ _C.SOLVER.REFERENCE_BATCH = 0  # 0: BASE_LR as is at any batch (the protocol's l
 _C.SOLVER.MOMENTUM = 0.9
 _C.SOLVER.WEIGHT_DECAY = 0.0
 _C.SOLVER.EPOCHS = 100
+_C.SOLVER.SCHEDULE = "step"  # the engine's solver reads it: "step" (the protocol's) or "cosine"
 _C.SOLVER.STEPS = (30, 60, 90)  # epochs at which the lr is multiplied by GAMMA
 _C.SOLVER.GAMMA = 0.1
 
@@ -136,6 +138,7 @@ RULES = {
     "SOLVER.EPOCHS": AT_LEAST_ONE,
     "SOLVER.STEPS": Within(0, ordered=True),
     "SOLVER.GAMMA": POSITIVE,
+    "SOLVER.SCHEDULE": OneOf(SCHEDULES),
     "TEST.IMS_PER_BATCH": AT_LEAST_ONE,
     "TEST.PERIOD": NON_NEGATIVE,
     "FAST.VIEWS": NON_NEGATIVE,

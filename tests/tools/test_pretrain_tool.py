@@ -39,7 +39,7 @@ def test_the_demo_learns_far_above_chance(embedded_cache, tmp_path):
         capture_output=True, text=True, timeout=1800, cwd=tmp_path,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "dilo pretraining: resnet18 (width 0.25) on embedded data, 20 epochs" in out.stdout
+    assert "dilo pretraining: instdisc, resnet18 (width 0.25) on embedded data, 20 epochs" in out.stdout
     assert "copy-paste    p 0.5, gray background, blending none, rbd masks" in out.stdout
     train_root = os.path.join(embedded_cache, embedded_spec(load_config(TOOL.DEFAULT_CONFIG)).fingerprint(), "train")
     masks = embedded_mask_root(train_root, "rbd")

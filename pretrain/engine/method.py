@@ -56,6 +56,10 @@ class Method(nn.Module):
         """
         raise NotImplementedError
 
+    def start(self, training_embeddings: Callable[[], torch.Tensor]) -> None:
+        """Called once when a run starts from scratch (not on resume); ``training_embeddings()`` gives the
+        current model's embeddings of the training images, in dataset order (an inference pass)."""
+
     def memory(self) -> torch.Tensor | None:
         """Embeddings of the training images, in dataset order, for the kNN monitor; None: the trainer
         embeds them (center crops, the current ``model``)."""
@@ -73,7 +77,20 @@ class Method(nn.Module):
 
 
 class InstDisc(InstanceDiscrimination, Method):
-    """Instance discrimination with a memory bank: one view, scored against bank rows (the paper's)."""
+    """Instance discrimination with a memory bank: one view, scored against bank rows (the paper's).
+
+    ``bank_init`` (INSTDISC.BANK_INIT) "features" starts every row from the untrained model's
+    embedding of its image instead of the bank's uniform rows.
+    """
+
+    def __init__(self, *args: Any, bank_init: str = "random", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.bank_init = bank_init
+
+    def start(self, training_embeddings: Callable[[], torch.Tensor]) -> None:
+        if self.bank_init == "features":
+            rows = self.bank.features
+            rows.copy_(training_embeddings().to(rows.device, rows.dtype))
 
     def step_loss(
         self,
@@ -123,7 +140,8 @@ class MoCo(MomentumContrast, Method):
 def instdisc(cfg: CfgNode, model: nn.Module, num_images: int, device: torch.device) -> Method:
     i = cfg.INSTDISC
     bank = MemoryBank(num_images, cfg.MODEL.EMBED_DIM, i.BANK_MOMENTUM, cfg.SEED, device)
-    return InstDisc(bank, i.NUM_NEGATIVES, i.TEMPERATURE, i.LOSS, i.SHARED_NEGATIVES, cfg.SEED).to(device)
+    method = InstDisc(bank, i.NUM_NEGATIVES, i.TEMPERATURE, i.LOSS, i.SHARED_NEGATIVES, cfg.SEED, bank_init=i.BANK_INIT)
+    return method.to(device)
 
 
 @METHOD_REGISTRY.register()

@@ -194,9 +194,7 @@ class Trainer:
         assert self.val_set is not None
         memory = self.criterion.memory()
         if memory is None:
-            train = build_eval_dataset(self.cfg, self.train_set.root)
-            loader = build_eval_loader(self.cfg, train)
-            memory = extract_features(self.model, loader, len(train), self.device, "kNN memory")["embeddings"]
+            memory = self.training_embeddings("kNN memory")
         labels = self.train_set.labels
         return knn_monitor(self.cfg, self.model, memory.to(self.device), labels, self.val_set, self.device)
 
@@ -267,23 +265,20 @@ class Trainer:
         logger.info("resumed from %s at epoch %d iteration %d", path, self.epoch, self.iter)
 
     def resume_or_start(self, resume: bool) -> None:
-        """Loads the last checkpoint with ``resume`` (if there is one), else starts: INSTDISC.BANK_INIT."""
+        """Loads the last checkpoint with ``resume`` (if there is one), else lets the method start."""
         path = last_checkpoint(self.cfg.OUTPUT_DIR) if resume else None
         if path:
             self.load(path)
             return
         if resume:
             logger.info("--resume: no checkpoint in %s, starting from scratch", self.cfg.OUTPUT_DIR)
-        if self.cfg.INSTDISC.BANK_INIT == "features":
-            self.init_bank()
+        self.criterion.start(lambda: self.training_embeddings("method start"))
 
-    @torch.no_grad()
-    def init_bank(self) -> None:
-        """Every bank row := the current model's embedding of its image (the evaluation transform's center crop)."""
+    def training_embeddings(self, desc: str) -> torch.Tensor:
+        """The current model's embeddings of the training images (evaluation transform), in dataset order."""
         images = build_eval_dataset(self.cfg, self.train_set.root)
-        out = extract_features(self.model, build_eval_loader(self.cfg, images), len(images), self.device, "bank init")
-        bank = self.criterion.bank.features
-        bank.copy_(out["embeddings"].to(bank.device, bank.dtype))
+        loader = build_eval_loader(self.cfg, images)
+        return extract_features(self.model, loader, len(images), self.device, desc)["embeddings"]
 
     def close(self) -> None:
         if self.metrics is not None:

@@ -1,6 +1,7 @@
 """The paper's Table 2 ablations at small scale: settings, runs over seeds, tables beside the paper's."""
 
 from .caltech20 import PreparedSet, prepare_caltech20
+from .pairing import mean_std
 from .runner import Run, available_settings, plan_runs, read_result, reproduce
 from .settings import (
     DATASETS,
@@ -16,7 +17,7 @@ from .settings import (
     setting_masks,
     table_settings,
 )
-from .tables import aggregate, format_panel, format_tables, mean_std
+from .tables import aggregate, format_panel, format_tables
 
 __all__ = [
     "DATASETS",

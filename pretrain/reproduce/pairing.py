@@ -52,16 +52,20 @@ class PairedGain:
         return {**asdict(self), "n": len(self.seeds)}
 
 
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0 for a single value)."""
+    if not values:
+        raise ValueError("mean_std needs at least one value")
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
 def mean_interval(values: list[float]) -> tuple[float, float, float]:
     """Mean and its 95% t interval (the interval is the mean itself for a single value: no spread known)."""
-    if not values:
-        raise ValueError("mean_interval needs at least one value")
-    n = len(values)
-    mean = sum(values) / n
-    if n == 1:
-        return mean, mean, mean
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = t_quantile_975(n - 1) * std / math.sqrt(n)
+    mean, std = mean_std(values)
+    half = t_quantile_975(len(values) - 1) * std / math.sqrt(len(values)) if len(values) > 1 else 0.0
     return mean, mean - half, mean + half
 
 

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from .pairing import mean_interval
+from .pairing import mean_interval, mean_std
 from .settings import TABLE2, Panel
 
 # result key -> row name; "localization" (embedded set only): % of class-gradient energy on the object.
 METRICS = {"linear_top1": "linear top-1", "knn_top1": "kNN top-1", "localization": "localization score"}
-
-
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof 1; 0 for a single value)."""
-    if not values:
-        raise ValueError("mean_std needs at least one value")
-    mean = sum(values) / len(values)
-    if len(values) == 1:
-        return mean, 0.0
-    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
 
 
 def aggregate(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:

@@ -22,10 +22,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from pretrain.utils.image_io import BadImageError, bounded_size, mask_path
+from pretrain.utils.image_io import PNG_SIGNATURE, BadImageError, bounded_size, decode_raw_gray_png, mask_path
 
 SHOWN = 5  # bad masks named in an error
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the last 12 bytes of every whole PNG
 
 logger = logging.getLogger("pretrain")
@@ -143,18 +142,23 @@ def size_problem(stored: tuple[int, int], image: tuple[int, int]) -> str | None:
 
 
 def read_mask(path: str) -> np.ndarray:
-    """The 8-bit mask as stored: grayscale PNGs of 8 or 1 bits through OpenCV (twice PIL's speed, the
-    same values), anything else through PIL's conversion to L. Errors name the file."""
+    """The 8-bit mask as stored: unfiltered 8-bit gray PNGs (bounded masks, see
+    :func:`pretrain.utils.image_io.encode_raw_gray_png`) as their inflated rows, other grayscale PNGs of 8 or
+    1 bits through OpenCV (twice PIL's speed, the same values), anything else through PIL's conversion to L.
+    Errors name the file."""
     try:
         with open(path, "rb") as f:
-            data = np.frombuffer(f.read(), np.uint8)
-        head = data[:26].tobytes()
+            data = f.read()
+        raw = decode_raw_gray_png(data)
+        if raw is not None:
+            return raw
+        head = data[:26]
         if len(head) == 26 and head[:8] == PNG_SIGNATURE and head[25] == 0 and head[24] in (1, 8):
-            mask = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+            mask = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
             if mask is None:
                 raise OSError("not a decodable PNG")
             return mask
-        with Image.open(io.BytesIO(data.tobytes())) as m:
+        with Image.open(io.BytesIO(data)) as m:
             return np.asarray(m.convert("L"))
     except (OSError, ValueError) as e:
         raise BadImageError(f"cannot read mask {path!r}: {e}") from e

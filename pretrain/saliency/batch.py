@@ -28,7 +28,14 @@ import numpy as np
 from tqdm import tqdm
 
 from pretrain.utils.atomic import atomic_open, remove_stale_temporaries
-from pretrain.utils.image_io import BadImageError, bounded_size, list_images, load_rgb, mask_path
+from pretrain.utils.image_io import (
+    BadImageError,
+    bounded_size,
+    encode_raw_gray_png,
+    list_images,
+    load_rgb,
+    mask_path,
+)
 
 from .registry import SaliencyMethod, build_saliency
 
@@ -54,18 +61,22 @@ class MaskJobSummary:
 
 def write_mask(saliency: np.ndarray, path: str, max_size: int = 0) -> None:
     """Save a [0, 1] map as an 8-bit PNG, atomically; with ``max_size``, its longer side at most that
-    (area-averaged, :func:`bounded_size`) and uncompressed."""
+    (area-averaged, :func:`bounded_size`), uncompressed and unfiltered (:func:`encode_raw_gray_png`)."""
     mask = np.round(np.clip(saliency, 0, 1) * 255).astype(np.uint8)
     size = bounded_size((mask.shape[1], mask.shape[0]), max_size)
     if size != (mask.shape[1], mask.shape[0]):
         mask = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
-    # Bounded masks are read by every pasted sample: stored uncompressed they decode in half the time
-    # (128 px: 12 KB, about half a 500 x 375 mask compressed).
-    ok, data = cv2.imencode(".png", mask, [cv2.IMWRITE_PNG_COMPRESSION, 0 if max_size else 3])
-    if not ok:
-        raise OSError(f"could not encode a PNG for {path!r}")
+    # Bounded masks are read by every pasted sample: stored uncompressed and unfiltered they are read without
+    # a PNG decoder (128 px: 12 KB, about half a 500 x 375 mask compressed; RBD's soft maps barely compress).
+    if max_size:
+        data = encode_raw_gray_png(mask)
+    else:
+        ok, encoded = cv2.imencode(".png", mask, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+        if not ok:
+            raise OSError(f"could not encode a PNG for {path!r}")
+        data = encoded.tobytes()
     with atomic_open(path) as f:
-        f.write(data.tobytes())
+        f.write(data)
 
 
 _method: SaliencyMethod | None = None

@@ -133,11 +133,18 @@ class CopyPaste:
         background = source.draw(rng, shape)
         return PastePlan(background, self.blend == "gaussian" or (self.blend == "mix" and rng.random() < 0.5))
 
-    def composite(self, image: np.ndarray, foreground: np.ndarray, paste: PastePlan, source: Backgrounds) -> np.ndarray:
-        """``image`` (h, w, 3) where ``foreground``, the planned background elsewhere (alpha-blended if planned)."""
-        bg = np.array(source.render(paste.background, foreground.shape), dtype=np.uint8, order="C")  # writable
+    def composite(
+        self, image: np.ndarray, foreground: np.ndarray, paste: PastePlan, source: Backgrounds, in_place: bool = False
+    ) -> np.ndarray:
+        """``image`` (h, w, 3) where ``foreground``, the planned background elsewhere (alpha-blended if planned).
+
+        Without blending the background is copied over the image's background pixels, into ``image`` itself
+        with ``in_place`` (a crop nobody else holds: no per-sample copy), else into a copy of it."""
+        bg = source.render(paste.background, foreground.shape)
         if not paste.blur:
-            return cv2.copyTo(np.ascontiguousarray(image), foreground.view(np.uint8), bg)
+            writable = in_place and image.flags.writeable and image.flags.c_contiguous
+            out = image if writable else np.array(image, dtype=np.uint8, order="C")
+            return cv2.copyTo(bg, np.logical_not(foreground).view(np.uint8), out)
         alpha = cv2.GaussianBlur(foreground.astype(np.float32), (0, 0), self.blur_sigma)[..., None]
         out = alpha * image.astype(np.float32) + (1.0 - alpha) * bg.astype(np.float32)
         return np.round(out).astype(np.uint8)
@@ -150,16 +157,18 @@ class CopyPaste:
         paste: PastePlan,
         source: Backgrounds,
         image_size: tuple[int, int] | None = None,
+        in_place: bool = False,
     ) -> tuple[np.ndarray, Composite]:
         """Composite on the crop ``box`` of an image of (w, h) ``image_size`` whose mask is ``mask`` (None: it
-        has none), at the image's size or stored smaller (see :func:`crop_mask`)."""
+        has none), at the image's size or stored smaller (see :func:`crop_mask`); ``in_place``: see
+        :meth:`composite`. A mask has foreground where its largest value does."""
         if mask is None:
             return crop, Composite.MISSING
-        foreground = binarize(crop_mask(mask, box, crop.shape[:2], image_size), self.threshold)
-        if not foreground.any():
-            whole = binarize(mask, self.threshold).any()
+        cut = crop_mask(mask, box, crop.shape[:2], image_size)
+        if not binarize(cut.max(), self.threshold):
+            whole = binarize(np.max(mask), self.threshold)
             return crop, Composite.CROP_WITHOUT_FOREGROUND if whole else Composite.EMPTY
-        return self.composite(crop, foreground, paste, source), Composite.PASTED
+        return self.composite(crop, binarize(cut, self.threshold), paste, source, in_place), Composite.PASTED
 
     def __call__(
         self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, source: Backgrounds | None = None

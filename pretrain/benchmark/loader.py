@@ -177,7 +177,9 @@ def stage_breakdown(dataset: FastInstanceFolder, batch: int, epochs: int = 1) ->
                 mask = dataset.masks.load(i, full_size, stored=True)
                 t4 = clock()
                 cp = dataset.copy_paste
-                crop, status = cp.paste_crop(crop, mask, plan.box, plan.paste, dataset.planner.backgrounds, full_size)
+                crop, status = cp.paste_crop(
+                    crop, mask, plan.box, plan.paste, dataset.planner.backgrounds, full_size, in_place=True
+                )
             t5 = clock()
             item = dataset._record([torch.from_numpy(crop)], i, "", [status])
             item["photometric"] = plan.photometric.tensors()

@@ -208,7 +208,9 @@ class FastInstanceFolder(InstanceFolder):
         if plan.paste is not None:
             assert self.copy_paste is not None and self.planner.backgrounds is not None
             mask = self._mask(i, size, stored=True)
-            crop, status = self.copy_paste.paste_crop(crop, mask, plan.box, plan.paste, self.planner.backgrounds, size)
+            crop, status = self.copy_paste.paste_crop(
+                crop, mask, plan.box, plan.paste, self.planner.backgrounds, size, in_place=True
+            )
         item = self._record([torch.from_numpy(crop)], i, bad, [status])
         item["photometric"] = plan.photometric.tensors()
         return item

@@ -1,3 +1,5 @@
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -12,6 +14,8 @@ from pretrain.augment import (
     texture_source,
 )
 from pretrain.augment.copy_paste import crop_mask
+from pretrain.utils.image_io import bounded_size
+from tests.conftest import shared_data
 
 
 def _case():
@@ -144,3 +148,31 @@ def test_a_bounded_mask_crops_as_its_full_size_mask():
     assert np.array_equal(
         crop_mask(full, (10, 20, 100, 150), (224, 224), (500, 375)), crop_mask(full, (10, 20, 100, 150), (224, 224))
     )
+
+
+@pytest.mark.parametrize("background", ["gray", "texture"])
+def test_composite_in_place_is_the_copy_and_the_foreground_formula(background):
+    """On real VOC crops with soft 128 px masks: the fast path's in-place composite gives the pixels of the
+    composite into a copy (which leaves the crop alone), i.e. the crop where the cut mask >= threshold and
+    the background elsewhere."""
+    src = shared_data("voc-mini", "VOCdevkit", "VOC2012", "JPEGImages")
+    rng = np.random.default_rng(0)
+    textures = [rng.integers(0, 256, (300, 400, 3), np.uint8)]
+    source = texture_source(["t"], lambda _: textures[0]) if background == "texture" else None
+    cp = CopyPaste(1.0, background)
+    backgrounds = cp.backgrounds(source)
+    for name in sorted(os.listdir(src))[:8]:
+        photo = cv2.imread(os.path.join(src, name))[..., ::-1]
+        size = (photo.shape[1], photo.shape[0])
+        mask = cv2.resize(photo[..., 1], bounded_size(size, 128), interpolation=cv2.INTER_AREA)
+        box = (20, 30, photo.shape[0] - 60, photo.shape[1] - 90)
+        crop = np.ascontiguousarray(cv2.resize(photo[20:-40, 30:-60], (224, 224)))
+        paste = cp.plan(np.random.default_rng(1), (224, 224), backgrounds)
+        kept = crop.copy()
+        copied, status = cp.paste_crop(crop, mask, box, paste, backgrounds, size)
+        assert status == Composite.PASTED and np.array_equal(crop, kept)
+        foreground = binarize(crop_mask(mask, box, (224, 224), size), cp.threshold)[..., None]
+        expected = np.where(foreground, kept, backgrounds.render(paste.background, (224, 224)))
+        assert np.array_equal(copied, expected)
+        in_place, _ = cp.paste_crop(crop, mask, box, paste, backgrounds, size, in_place=True)
+        assert in_place is crop and np.array_equal(in_place, expected)

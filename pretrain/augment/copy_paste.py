@@ -76,6 +76,15 @@ def binarize(mask: np.ndarray, threshold: float) -> np.ndarray:
     return mask >= threshold * 255.0
 
 
+def background_mask(mask: np.ndarray, threshold: float) -> np.ndarray:
+    """1 where ``mask`` is not foreground (:func:`binarize`), 0 where it is: uint8 (h, w), the copy mask of the
+    composite. On uint8 masks one OpenCV threshold, value <= ceil(threshold x 255) - 1 (a third of the time
+    of binarizing and negating)."""
+    if isinstance(mask, np.ndarray) and mask.dtype == np.uint8:
+        return cv2.threshold(mask, math.ceil(threshold * 255.0) - 1, 1, cv2.THRESH_BINARY_INV)[1]
+    return np.logical_not(binarize(mask, threshold)).view(np.uint8)
+
+
 def crop_mask(
     mask: np.ndarray, box: Box, size: tuple[int, int], image_size: tuple[int, int] | None = None
 ) -> np.ndarray:
@@ -134,18 +143,20 @@ class CopyPaste:
         return PastePlan(background, self.blend == "gaussian" or (self.blend == "mix" and rng.random() < 0.5))
 
     def composite(
-        self, image: np.ndarray, foreground: np.ndarray, paste: PastePlan, source: Backgrounds, in_place: bool = False
+        self, image: np.ndarray, background: np.ndarray, paste: PastePlan, source: Backgrounds, in_place: bool = False
     ) -> np.ndarray:
-        """``image`` (h, w, 3) where ``foreground``, the planned background elsewhere (alpha-blended if planned).
+        """``image`` (h, w, 3) where ``background`` (:func:`background_mask`) is 0, the planned background
+        elsewhere (alpha-blended if planned).
 
         Without blending the background is copied over the image's background pixels, into ``image`` itself
         with ``in_place`` (a crop nobody else holds: no per-sample copy), else into a copy of it."""
-        bg = source.render(paste.background, foreground.shape)
+        bg = source.render(paste.background, background.shape)
         if not paste.blur:
             writable = in_place and image.flags.writeable and image.flags.c_contiguous
             out = image if writable else np.array(image, dtype=np.uint8, order="C")
-            return cv2.copyTo(bg, np.logical_not(foreground).view(np.uint8), out)
-        alpha = cv2.GaussianBlur(foreground.astype(np.float32), (0, 0), self.blur_sigma)[..., None]
+            return cv2.copyTo(bg, background, out)
+        foreground = (1 - background).astype(np.float32)
+        alpha = cv2.GaussianBlur(foreground, (0, 0), self.blur_sigma)[..., None]
         out = alpha * image.astype(np.float32) + (1.0 - alpha) * bg.astype(np.float32)
         return np.round(out).astype(np.uint8)
 
@@ -161,14 +172,14 @@ class CopyPaste:
     ) -> tuple[np.ndarray, Composite]:
         """Composite on the crop ``box`` of an image of (w, h) ``image_size`` whose mask is ``mask`` (None: it
         has none), at the image's size or stored smaller (see :func:`crop_mask`); ``in_place``: see
-        :meth:`composite`. A mask has foreground where its largest value does."""
+        :meth:`composite`."""
         if mask is None:
             return crop, Composite.MISSING
-        cut = crop_mask(mask, box, crop.shape[:2], image_size)
-        if not binarize(cut.max(), self.threshold):
-            whole = binarize(np.max(mask), self.threshold)
+        background = background_mask(crop_mask(mask, box, crop.shape[:2], image_size), self.threshold)
+        if cv2.countNonZero(background) == background.size:
+            whole = binarize(np.max(mask), self.threshold)  # foreground somewhere: the largest value is
             return crop, Composite.CROP_WITHOUT_FOREGROUND if whole else Composite.EMPTY
-        return self.composite(crop, binarize(cut, self.threshold), paste, source, in_place), Composite.PASTED
+        return self.composite(crop, background, paste, source, in_place), Composite.PASTED
 
     def __call__(
         self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, source: Backgrounds | None = None
@@ -178,7 +189,7 @@ class CopyPaste:
         paste = self.plan(rng, image.shape[:2], backgrounds)
         if paste is None:
             return image, Composite.KEPT
-        foreground = binarize(mask, self.threshold)
-        if not foreground.any():
+        background = background_mask(mask, self.threshold)
+        if cv2.countNonZero(background) == background.size:
             return image, Composite.EMPTY
-        return self.composite(image, foreground, paste, backgrounds), Composite.PASTED
+        return self.composite(image, background, paste, backgrounds), Composite.PASTED

@@ -13,7 +13,7 @@ from pretrain.augment import (
     least_salient_window,
     texture_source,
 )
-from pretrain.augment.copy_paste import crop_mask
+from pretrain.augment.copy_paste import background_mask, crop_mask
 from pretrain.utils.image_io import bounded_size
 from tests.conftest import shared_data
 
@@ -121,6 +121,17 @@ def test_binarize_on_uint8_is_the_float_threshold():
     values = np.arange(256, dtype=np.uint8)
     for threshold in (0.001, 0.3, 0.5, 128 / 255, 0.7, 1.0):
         assert np.array_equal(binarize(values, threshold), values.astype(np.float64) >= threshold * 255.0)
+
+
+def test_background_mask_is_the_negated_foreground():
+    """OpenCV's threshold on uint8 masks and the negation on float masks give 1 exactly where binarize says
+    background, for every 8-bit value and threshold."""
+    values = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    for threshold in (0.001, 0.3, 0.5, 128 / 255, 0.7, 1.0):
+        expected = (~binarize(values, threshold)).astype(np.uint8)
+        for mask in (values, values.astype(np.float32)):
+            background = background_mask(mask, threshold)
+            assert background.dtype == np.uint8 and np.array_equal(background, expected)
 
 
 def test_a_bounded_mask_crops_as_its_full_size_mask():

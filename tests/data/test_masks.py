@@ -137,7 +137,7 @@ def test_bounded_masks_are_stored_unfiltered_and_read_back_exactly(tmp_path):
         data = Path(path).read_bytes()
         decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
         assert max(decoded.shape) == 128 and decode_raw_gray_png(data) is not None
-        assert np.array_equal(read_mask(path), decoded)
+        assert np.array_equal(read_mask(path), decoded) and read_mask(path).flags.writeable
         filtered = cv2.imencode(".png", decoded, [cv2.IMWRITE_PNG_COMPRESSION, 0])[1].tobytes()
         assert decode_raw_gray_png(filtered) is None  # OpenCV filters the rows of a photo-like mask
         (tmp_path / "f.png").write_bytes(filtered)

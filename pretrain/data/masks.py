@@ -13,6 +13,7 @@ consumer sees full-size masks.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
@@ -134,9 +135,11 @@ def _mask_problem(mask: str, image: str) -> str | None:
     return size_problem(size, expected)
 
 
+@functools.lru_cache(maxsize=4096)
 def size_problem(stored: tuple[int, int], image: tuple[int, int]) -> str | None:
     """None if a mask of (w, h) ``stored`` fits an image of ``image``: the same size, or the image's size
-    bounded to the mask's longer side (:func:`bounded_size`); other sizes are named."""
+    bounded to the mask's longer side (:func:`bounded_size`); other sizes are named. Cached: every pasted
+    sample asks, and a data set has few distinct sizes."""
     bounded = max(stored) < max(image) and stored == bounded_size(image, max(stored))
     return None if stored == image or bounded else f"{stored[0]}x{stored[1]}, its image {image[0]}x{image[1]}"
 
@@ -172,7 +175,7 @@ def load_mask(path: str, size: tuple[int, int] | None = None, stored: bool = Fal
     if size is None:
         return mask
     shape = (mask.shape[1], mask.shape[0])
-    problem = size_problem(shape, size)
+    problem = size_problem(shape, tuple(size))
     if problem:
         raise ValueError(f"mask {path!r} is {problem}")
     return mask if stored or shape == size else cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)

@@ -136,9 +136,12 @@ class CopyPaste:
         return source
 
     def plan(self, rng: np.random.Generator, shape: tuple[int, int], source: Backgrounds) -> PastePlan | None:
-        """The coin, then the background, then the blending: None when the sample is not pasted."""
-        if not rng.random() < self.prob:
-            return None
+        """The coin, then :meth:`draw`: None when the sample is not pasted (one image, :meth:`__call__`; the
+        data paths take the coin from the sample's plan, :mod:`pretrain.augment.plan`)."""
+        return self.draw(rng, shape, source) if rng.random() < self.prob else None
+
+    def draw(self, rng: np.random.Generator, shape: tuple[int, int], source: Backgrounds) -> PastePlan:
+        """A pasted sample's background, then its blending."""
         background = source.draw(rng, shape)
         return PastePlan(background, self.blend == "gaussian" or (self.blend == "mix" and rng.random() < 0.5))
 

@@ -7,30 +7,30 @@ factors and order, flip) that a test can inspect and replay. The executors carry
 reference (:mod:`.reference`, PIL and numpy, INPUT.BACKEND cpu, and the workers of "gpu") and
 the batched one (:mod:`.batched`, tensors on the training device, "gpu" and "resident").
 
-The draw order is written here once. Two generators per sample keep it InstDisc's:
+The draw order is written here once. torch's default generator, seeded with
+``derive_seed(seed, epoch, index)``, draws per sample:
 
-- torch's default generator seeded with ``derive_seed(seed, epoch, index)`` draws what
-  torchvision's transforms draw, with their own functions, in their order: the
+- first what torchvision's transforms draw, with their own functions, in their order: the
   RandomResizedCrop box, RandomGrayscale's coin, ColorJitter's order and factors,
   RandomHorizontalFlip's coin; MoCo v2's extra coins (jitter at all, INPUT.COLOR_JITTER_PROB
   < 1, before the jitter's draws; blur and its sigma, INPUT.BLUR_PROB > 0, before the flip's) are
   drawn only where configured, so InstDisc's draws stay as they were;
-- NumPy's generator seeded with ``derive_seed(seed, epoch, index, 1)`` draws copy-paste's
-  coin, then the background, then the blending (:meth:`.CopyPaste.plan`).
+- then, with copy-paste on, its coin, and for a pasted sample the seed of a NumPy generator that
+  draws the background and the blending (:meth:`.CopyPaste.draw`).
 
-So copy-paste at p 0 leaves every other draw as it is, the plan does not depend on the
-worker that makes it, and a resumed run replays its epoch exactly.
+So copy-paste on or off leaves every other draw as it is (the paired arms of a comparison share
+them), a kept sample costs one draw more, the plan does not depend on the worker that makes it,
+and a resumed run replays its epoch exactly.
 
 Two views (MoCo's query and key): view 0 is the sample's plan above; view v > 0 draws from
-coordinates that carry ``(VIEW_STREAM, v)`` after (seed, epoch, index), for torch's draws and,
-with a further 1, for copy-paste's. Each view thus has its own crop, colours, paste coin and
-background, independent of the other's, and view 0 is InstDisc's plan unchanged. Copy-paste is
-one more augmentation of a view: the paper composites each sample before its other
-augmentations, and MoCo's views are two independent draws of the whole augmentation, so each
-view is composited (or not) on its own. At p 0.5 a quarter of the pairs have both views pasted
-(on different backgrounds) and half have one: the query and its key then differ in background,
-which is the invariance copy-paste teaches. (dilo composites on the crop, not before it:
-:mod:`.copy_paste` says why.)
+coordinates that carry ``(VIEW_STREAM, v)`` after (seed, epoch, index). Each view thus has its
+own crop, colours, paste coin and background, independent of the other's, and view 0 is
+InstDisc's plan unchanged. Copy-paste is one more augmentation of a view: the paper composites
+each sample before its other augmentations, and MoCo's views are two independent draws of the
+whole augmentation, so each view is composited (or not) on its own. At p 0.5 a quarter of the
+pairs have both views pasted (on different backgrounds) and half have one: the query and its key
+then differ in background, which is the invariance copy-paste teaches. (dilo composites on the
+crop, not before it: :mod:`.copy_paste` says why.)
 
 The jitter comes after the grayscale, InstDisc's order; MoCo v2 jitters first. On a gray image
 saturation and hue do nothing and brightness and contrast commute with the luma conversion up
@@ -56,7 +56,8 @@ from .copy_paste import Box, Composite, CopyPaste, PastePlan
 # torchvision's ColorJitter numbering of its four operations (the "order" of a plan).
 BRIGHTNESS, CONTRAST, SATURATION, HUE = range(4)
 IDENTITY = (1.0, 1.0, 1.0, 0.0)  # the factors that leave an image unchanged, in that numbering
-VIEW_STREAM = 3  # the coordinate tag of views after the first (1: copy-paste, 2: bad-file replacement)
+VIEW_STREAM = 3  # the coordinate tag of views after the first (2: bad-file replacement)
+PASTE_SEEDS = 2**63 - 1  # a pasted sample's NumPy seed is drawn below this
 
 
 @dataclass(frozen=True)
@@ -125,12 +126,8 @@ class Planner:
 
     def plan(self, seed: int, epoch: int, index: int, size: tuple[int, int], view: int = 0) -> SamplePlan:
         """The plan of view ``view`` of sample ``index`` in ``epoch``, for an image of (w, h) ``size``."""
-        coords = (seed, epoch, index, *view_coords(view))
-        with seeded_default_generator(derive_seed(*coords)):
-            box, photometric = self._torchvision_draws(size)
-        if self.copy_paste is None:
-            return SamplePlan(box, photometric, Composite.OFF, None)
-        return self._with_paste(box, photometric, derive_seed(*coords, 1))
+        with seeded_default_generator(derive_seed(seed, epoch, index, *view_coords(view))):
+            return self._draws(size)
 
     def plan_batch(
         self, seed: int, epoch: int, indices: Sequence[int], sizes: Sequence[tuple[int, int]], view: int = 0
@@ -142,16 +139,24 @@ class Planner:
         gen = torch.default_generator
         state = gen.get_state()
         try:
-            draws = []
+            plans = []
             for sample_seed, size in zip(derive_seeds(coords), sizes, strict=True):
                 gen.manual_seed(sample_seed)
-                draws.append(self._torchvision_draws(size))
+                plans.append(self._draws(size))
         finally:
             gen.set_state(state)
+        return plans
+
+    def _draws(self, size: tuple[int, int]) -> SamplePlan:
+        """One sample's plan from the torch stream seeded for it: torchvision's draws, then copy-paste's."""
+        box, photometric = self._torchvision_draws(size)
         if self.copy_paste is None:
-            return [SamplePlan(box, photometric, Composite.OFF, None) for box, photometric in draws]
-        paste_seeds = derive_seeds(np.column_stack([coords, np.ones(len(coords), np.int64)]))
-        return [self._with_paste(*draw, s) for draw, s in zip(draws, paste_seeds, strict=True)]
+            return SamplePlan(box, photometric, Composite.OFF, None)
+        if not torch.rand(1) < self.copy_paste.prob:
+            return SamplePlan(box, photometric, Composite.KEPT, None)
+        assert self.backgrounds is not None
+        rng = np.random.default_rng(int(torch.randint(PASTE_SEEDS, (1,))))  # NumPy's: the backgrounds draw with it
+        return SamplePlan(box, photometric, Composite.PASTED, self.copy_paste.draw(rng, self.size, self.backgrounds))
 
     def _torchvision_draws(self, size: tuple[int, int]) -> tuple[Box, Photometric]:
         """The crop box, then grayscale, jitter, blur and flip: torchvision's calls, in InstDisc's order."""
@@ -169,13 +174,6 @@ class Planner:
             blur = float(torch.empty(1).uniform_(low, high))
         flip = bool(torch.rand(1) < self.hflip_prob)  # RandomHorizontalFlip's draw
         return tuple(box), Photometric(gray, order, factors, flip, blur)
-
-    def _with_paste(self, box: Box, photometric: Photometric, paste_seed: int) -> SamplePlan:
-        """The plan with copy-paste's draws from the generator of ``paste_seed`` (seed, epoch, index, 1)."""
-        assert self.copy_paste is not None and self.backgrounds is not None
-        rng = np.random.default_rng(paste_seed)
-        paste = self.copy_paste.plan(rng, self.size, self.backgrounds)
-        return SamplePlan(box, photometric, Composite.KEPT if paste is None else Composite.PASTED, paste)
 
 
 def view_coords(view: int) -> tuple[int, ...]:

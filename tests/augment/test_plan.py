@@ -63,7 +63,7 @@ def test_plans_are_pure_and_batched_plans_equal_single_ones():
 
 
 def test_copy_paste_draws_do_not_move_the_other_draws():
-    """At any p the box and photometric draws are those of the plain pipeline (copy-paste has its own stream)."""
+    """At any p the box and photometric draws are those of the plain pipeline (copy-paste draws after them)."""
     cfg = load_config("", ["INPUT.SIZE", "32"])
     plain, pasted = Planner(cfg), Planner(cfg, CopyPaste(1.0, "gray", "mix"))
     for i in range(10):
@@ -72,3 +72,14 @@ def test_copy_paste_draws_do_not_move_the_other_draws():
             Composite.OFF,
             Composite.PASTED,
         )
+
+
+def test_copy_paste_draws_have_their_configured_distribution():
+    """Over 4,000 samples: the coin lands at p, gray levels cover 0-255 evenly, "mix" blurs half the pasted."""
+    planner = Planner(load_config("", ["INPUT.SIZE", "32"]), CopyPaste(0.3, "gray", "mix"))
+    plans = planner.plan_batch(7, 0, range(4000), [(64, 48)] * 4000)
+    pasted = [p.paste for p in plans if p.coin == Composite.PASTED]
+    assert abs(len(pasted) - 1200) < 5 * (4000 * 0.3 * 0.7) ** 0.5  # binomial, 5 sigma
+    levels = np.array([p.background.level for p in pasted])
+    assert levels.min() < 5 and levels.max() > 250 and abs(levels.mean() - 127.5) < 5 * 73.9 / len(levels) ** 0.5
+    assert abs(sum(p.blur for p in pasted) - len(pasted) / 2) < 5 * (len(pasted) / 4) ** 0.5

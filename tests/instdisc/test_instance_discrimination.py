@@ -6,29 +6,35 @@ from pretrain.instdisc import InstanceDiscrimination, MemoryBank
 from pretrain.instdisc.loss import softmax_nce_loss
 
 
-def _setup(shared: bool, loss: str = "softmax_nce"):
+def _setup(shared: bool, loss: str = "softmax_nce", k: int = 7):
     bank = MemoryBank(50, 8, seed=0)
-    crit = InstanceDiscrimination(bank, num_negatives=7, loss=loss, shared_negatives=shared, seed=1)
+    crit = InstanceDiscrimination(bank, num_negatives=k, loss=loss, shared_negatives=shared, seed=1)
     f = F.normalize(torch.randn(4, 8), dim=1).requires_grad_()
     return bank, crit, f, torch.tensor([3, 9, 0, 41])
 
 
-@pytest.mark.parametrize("shared", [False, True])
-def test_loss_matches_the_definition(shared):
-    bank, crit, f, idx = _setup(shared)
+@pytest.mark.parametrize(
+    "shared,k", [(False, 7), (True, 7), (False, 20)], ids=["per-sample", "shared", "per-sample-small-bank"]
+)
+def test_loss_matches_the_definition(shared, k):
+    """Also where a small bank (50 rows, at most 4 K) is scored whole and the negatives picked from it."""
+    bank, crit, f, idx = _setup(shared, k=k)
     neg_idx = crit.sample_negatives(4, step=5)
-    assert neg_idx.shape == ((7,) if shared else (4, 7))
+    assert neg_idx.shape == ((k,) if shared else (4, k))
     before = bank.features.clone()
-    neg_rows = before[neg_idx] if not shared else before[neg_idx].expand(4, 7, 8)
-    pos = (before[idx] * f).sum(1)
-    neg = torch.einsum("bkd,bd->bk", neg_rows, f)
+    neg_rows = before[neg_idx] if not shared else before[neg_idx].expand(4, k, 8)
+    f_ref = f.detach().clone().requires_grad_()
+    pos = (before[idx] * f_ref).sum(1)
+    neg = torch.einsum("bkd,bd->bk", neg_rows, f_ref)
     expected = softmax_nce_loss(pos, neg, 0.07)
     loss = crit(f, idx, step=5)
     assert torch.allclose(loss, expected)
     # the bank was read before being updated, and only the positives moved
     assert torch.allclose(bank.features[idx], F.normalize(0.5 * before[idx] + 0.5 * f.detach(), dim=1))
     loss.backward()
-    assert f.grad is not None and not bank.features.requires_grad
+    expected.backward()
+    assert not bank.features.requires_grad
+    torch.testing.assert_close(f.grad, f_ref.grad)  # the gradient of the bank as it was before the update
 
 
 def test_negatives_are_a_function_of_the_step():

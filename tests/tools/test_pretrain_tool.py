@@ -23,11 +23,10 @@ def _cmd(*args: str) -> list[str]:
     return [sys.executable, os.path.join(REPO, "tools", "pretrain.py"), *args]
 
 
-# Half the demo's 40 epochs, the learning rate decayed at the same fractions (3/4 and 9/10). Training is most of
-# the demo's time; the full schedule's kNN was 34 % at epoch 10 and 38-46 % at epoch 20 before any decay (two
-# runs), and this half schedule ended at kNN 40.0 / linear 47.0 on a 2-core x86-64 CPU: it clears the README's
-# 30 % bar with room.
-HALF_SCHEDULE = ["SOLVER.EPOCHS", "20", "SOLVER.STEPS", "(15, 18)"]
+# Half the demo's 36 epochs, the learning rate decayed at the same fractions (3/4 and 9/10): training is most of
+# the demo's time. The test asks only that the demo learns: 30 % in both probes, three times chance (the evidence
+# preset's 5 seeds of the whole schedule ended at kNN 44.8-56.2 %, linear 57.0-65.0 % on a 2-core x86-64 CPU).
+HALF_SCHEDULE = ["SOLVER.EPOCHS", "18", "SOLVER.STEPS", "(14, 16)"]
 
 
 def test_the_demo_learns_far_above_chance(embedded_cache, tmp_path):
@@ -39,8 +38,9 @@ def test_the_demo_learns_far_above_chance(embedded_cache, tmp_path):
         capture_output=True, text=True, timeout=1800, cwd=tmp_path,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "dilo pretraining: instdisc, resnet18 (width 0.25) on embedded data, 20 epochs" in out.stdout
+    assert "dilo pretraining: instdisc, resnet18 (width 0.25) on embedded data, 18 epochs" in out.stdout
     assert "copy-paste    p 0.5, gray background, blending none, rbd masks" in out.stdout
+    assert "python tools/reproduce.py --preset demo" in out.stdout  # one run is an anecdote: where the evidence is
     train_root = os.path.join(embedded_cache, embedded_spec(load_config(TOOL.DEFAULT_CONFIG)).fingerprint(), "train")
     masks = embedded_mask_root(train_root, "rbd")
     assert len(list_images(masks)) == len(list_images(train_root)) == 2000  # one mask per training image

@@ -73,11 +73,12 @@ PRETRAIN = [
     "INPUT.COLOR_JITTER", "(0.4, 0.4, 0.4, 0.0)",
     "MODEL.BACKBONE.NAME", "resnet18",
     "MODEL.BACKBONE.WIDTH", "0.25",
+    "MODEL.CHANNELS_LAST", "True",  # a fifth faster on the CPU
     "MODEL.EMBED_DIM", "64",
     "INSTDISC.NUM_NEGATIVES", "256",
     "SOLVER.IMS_PER_BATCH", "32",
     "SOLVER.BASE_LR", "0.24",  # 0.03 at batch 32
-    "SOLVER.EPOCHS", "8",
+    "SOLVER.EPOCHS", "20",
     "SOLVER.STEPS", "(100,)",
     "TEST.KNN_PERIOD", "0",
     "CHECKPOINT.KEEP_PERIOD", "0",
@@ -86,10 +87,10 @@ PRETRAIN = [
 
 
 def pretrained(base: str, roots: list[str]) -> str:
-    """A dilo checkpoint: 8 epochs of InstDisc on the training images of ``roots`` together (labels unused).
+    """A dilo checkpoint: 20 epochs of InstDisc on the training images of ``roots`` together (labels unused).
 
-    On 1,400 images of 32 px this takes about half a minute; the tests ask only for features that are
-    not a random backbone's and learn above chance (docs/probes.md gives 20 epochs' numbers).
+    On 1,400 images of 32 px this takes about a minute and beats a random backbone by several points in both
+    probes (docs/probes.md gives the numbers); 8 epochs were too few for the full protocol's 3-epoch test.
     """
     out = os.path.join(base, "pretrained")
     path = os.path.join(out, "checkpoint_last.pth")

@@ -152,28 +152,35 @@ class Planner:
         box, photometric = self._torchvision_draws(size)
         if self.copy_paste is None:
             return SamplePlan(box, photometric, Composite.OFF, None)
-        if not torch.rand(1) < self.copy_paste.prob:
+        if not coin(self.copy_paste.prob):
             return SamplePlan(box, photometric, Composite.KEPT, None)
         assert self.backgrounds is not None
-        rng = np.random.default_rng(int(torch.randint(PASTE_SEEDS, (1,))))  # NumPy's: the backgrounds draw with it
+        # NumPy's generator (the backgrounds draw with it): PCG64 as default_rng makes it, without its checks.
+        rng = np.random.Generator(np.random.PCG64(int(torch.randint(PASTE_SEEDS, (1,)))))
         return SamplePlan(box, photometric, Composite.PASTED, self.copy_paste.draw(rng, self.size, self.backgrounds))
 
     def _torchvision_draws(self, size: tuple[int, int]) -> tuple[Box, Photometric]:
         """The crop box, then grayscale, jitter, blur and flip: torchvision's calls, in InstDisc's order."""
         stand_in = torch.empty((0, size[1], size[0]), device="meta")  # get_params reads the size only
         box = T.RandomResizedCrop.get_params(stand_in, self.scale, self.ratio)
-        gray = bool(torch.rand(1) < self.grayscale_prob)  # RandomGrayscale's draw
-        if self.jitter_prob < 1 and not torch.rand(1) < self.jitter_prob:  # RandomApply's coin, where configured
+        gray = coin(self.grayscale_prob)  # RandomGrayscale's draw
+        if self.jitter_prob < 1 and not coin(self.jitter_prob):  # RandomApply's coin, where configured
             order, factors = tuple(range(4)), (None,) * 4
         else:
             jitter_order, *jitter_factors = T.ColorJitter.get_params(*self.jitter_ranges)
             order, factors = tuple(jitter_order.tolist()), tuple(jitter_factors)
         blur = 0.0
-        if self.blur_prob > 0 and bool(torch.rand(1) < self.blur_prob):  # MoCo v2's blur, where configured
+        if self.blur_prob > 0 and coin(self.blur_prob):  # MoCo v2's blur, where configured
             low, high = self.blur_sigma
             blur = float(torch.empty(1).uniform_(low, high))
-        flip = bool(torch.rand(1) < self.hflip_prob)  # RandomHorizontalFlip's draw
+        flip = coin(self.hflip_prob)  # RandomHorizontalFlip's draw
         return tuple(box), Photometric(gray, order, factors, flip, blur)
+
+
+def coin(prob: float) -> bool:
+    """torchvision's coin ``torch.rand(1) < prob``, the same outcome (torch compares the float32 draw with ``prob``
+    rounded to float32) without a tensor comparison, which costs five times the draw."""
+    return float(torch.rand(1)) < float(np.float32(prob))
 
 
 def view_coords(view: int) -> tuple[int, ...]:

@@ -7,6 +7,7 @@ from torchvision import transforms as T
 
 from pretrain.augment import Composite, CopyPaste, Planner, texture_source
 from pretrain.augment.backgrounds import GrayLevel, TextureWindow
+from pretrain.augment.plan import coin
 from pretrain.augment.reference import ReferenceAugmentation
 from pretrain.config import load_config
 from pretrain.utils.seed import derive_seed
@@ -83,3 +84,16 @@ def test_copy_paste_draws_have_their_configured_distribution():
     levels = np.array([p.background.level for p in pasted])
     assert levels.min() < 5 and levels.max() > 250 and abs(levels.mean() - 127.5) < 5 * 73.9 / len(levels) ** 0.5
     assert abs(sum(p.blur for p in pasted) - len(pasted) / 2) < 5 * (len(pasted) / 4) ** 0.5
+
+
+def test_coin_is_torchvisions_comparison_also_at_the_float32_boundary(monkeypatch):
+    """``coin(p)`` is ``torch.rand(1) < p``: on seeded streams, and where the draw equals p rounded to float32 (0.7
+    rounds down: torch says no, a comparison in float64 would say yes)."""
+    for p in (0.0, 0.1, 0.5, 0.7, 1.0):
+        torch.manual_seed(5)
+        expected = [bool(torch.rand(1) < p) for _ in range(200)]
+        torch.manual_seed(5)
+        assert [coin(p) for _ in range(200)] == expected, p
+    boundary = torch.tensor([np.float32(0.7)])
+    monkeypatch.setattr(torch, "rand", lambda *size: boundary)
+    assert not bool(boundary < 0.7) and not coin(0.7) and float(boundary) < 0.7

@@ -64,6 +64,9 @@ _C.COPY_PASTE.PROB = 0.0  # chance per image (the paper: 0.5; 1.0 hurts)
 _C.COPY_PASTE.MASK_ROOT = ""  # masks mirroring DATA.TRAIN_ROOT (tools/saliency.py's output)
 _C.COPY_PASTE.MASK_THRESHOLD = 0.5  # foreground = mask >= 0.5 (on [0, 1]): RBD maps are near bimodal
 _C.COPY_PASTE.MISSING_MASKS = "error"  # "error": refuse to start; "skip": no copy-paste for those images
+# "": read each mask from its file; a folder: the masks packed in one memory-mapped file there (the fast
+# path's reads, no file opened per sample), built from MASK_ROOT's files by rank 0 when they changed
+_C.COPY_PASTE.MASK_PACK = ""
 # "gray" (uniform random level), "texture", "image" (another image's background); drawn at the crop's size
 _C.COPY_PASTE.BACKGROUND = "gray"
 _C.COPY_PASTE.TEXTURE_ROOT = ""  # folder of texture images, for BACKGROUND texture

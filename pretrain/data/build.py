@@ -114,6 +114,12 @@ def build_train_dataset(cfg: CfgNode, root: str, views: int = 1) -> InstanceFold
         root, None, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED, copy_paste, mask_root(cfg, root), skip, texture, cfg, views
     )
     dataset.masks.check(dataset.root, skip or cfg.DATA.SKIP_BAD_IMAGES)  # headers, before training starts
+    if cp.MASK_PACK:  # rank 0 builds or refreshes the pack, the others then map it
+        if comm.is_main_process():
+            dataset.masks.use_pack(cp.MASK_PACK)
+        comm.barrier()
+        if not comm.is_main_process():
+            dataset.masks.use_pack(cp.MASK_PACK, build=False)
     return dataset
 
 

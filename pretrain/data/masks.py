@@ -9,6 +9,9 @@ A mask is its image's size, or that size scaled down to a bound on the longer si
 (:func:`bounded_size`, ``tools/saliency.py --mask-size``: cheaper to decode). Either way it is
 the image's mask: :func:`load_mask` scales a stored one back to its image's size, so every
 consumer sees full-size masks.
+
+With COPY_PASTE.MASK_PACK the masks are read from one memory-mapped file (:mod:`.mask_pack`), a
+cache of the files built when they change.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import numpy as np
 from PIL import Image
 
 from pretrain.utils.image_io import PNG_SIGNATURE, BadImageError, bounded_size, decode_raw_gray_png, mask_path
+
+from .mask_pack import MaskPack, build_pack, fingerprint, stamp_of
 
 SHOWN = 5  # bad masks named in an error
 PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the last 12 bytes of every whole PNG
@@ -58,6 +63,7 @@ class MaskFolder:
         self.num_missing = len(missing)
         self.skip_bad = False  # an unreadable mask stops the run (see check)
         self.image_root: str | None = None  # set by check: the images' sizes, for loads without a size
+        self.pack: MaskPack | None = None  # set by use_pack: the masks read from one mapped file
 
     def check(self, image_root: str, skip_bad: bool = False) -> list[str]:
         """Compare every present mask's header with its image's; returns the problems found.
@@ -103,10 +109,39 @@ class MaskFolder:
             with Image.open(os.path.join(self.image_root, self.relpaths[index])) as img:
                 size = img.size
         try:
-            return load_mask(self.paths[index], size, stored)
+            if self.pack is None:
+                return load_mask(self.paths[index], size, stored)
+            mask = self.pack.mask(index)
+            return None if mask is None else fit_mask(mask, self.paths[index], size, stored)
         except BadImageError:
             if not self.skip_bad:
                 raise
+            return None
+
+    def use_pack(self, folder: str, build: bool = True) -> bool:
+        """Read the masks from the pack in ``folder`` (:mod:`.mask_pack`) from now on, building it first (with
+        ``build``) if it is missing or older than the mask files; returns whether the pack is used. Call
+        after :meth:`check`: a mask that check found bad stays missing."""
+        root = os.path.expanduser(self.root)
+        stamp = fingerprint(root, self.paths, self.present)
+        if stamp_of(folder) != stamp:
+            if not build:
+                logger.warning("mask pack %s does not match the masks in %s: reading the mask files", folder, root)
+                return False
+            build_pack(folder, self._read_stored, len(self.paths), stamp)
+        self.pack = MaskPack(folder)
+        return True
+
+    def _read_stored(self, index: int) -> np.ndarray | None:
+        """Mask ``index`` as stored from its file (None if absent, or unreadable under ``skip_bad``)."""
+        if not self.present[index]:
+            return None
+        try:
+            return read_mask(self.paths[index])
+        except BadImageError:
+            if not self.skip_bad:
+                raise
+            logger.warning("mask %s is unreadable and counts as missing", self.paths[index])
             return None
 
 
@@ -150,7 +185,7 @@ def read_mask(path: str) -> np.ndarray:
     1 bits through OpenCV (twice PIL's speed, the same values), anything else through PIL's conversion to L.
     Errors name the file."""
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb", buffering=0) as f:  # one read of the whole file: no buffer in between
             data = f.read()
         raw = decode_raw_gray_png(data)
         if raw is not None:
@@ -171,7 +206,11 @@ def load_mask(path: str, size: tuple[int, int] | None = None, stored: bool = Fal
     """An 8-bit mask; with its image's (w, h) ``size``, at that size: a mask stored smaller (see
     :func:`size_problem`) is scaled up bilinearly (kept as stored with ``stored``), any other size
     is refused. Errors name the file."""
-    mask = read_mask(path)
+    return fit_mask(read_mask(path), path, size, stored)
+
+
+def fit_mask(mask: np.ndarray, path: str, size: tuple[int, int] | None, stored: bool) -> np.ndarray:
+    """:func:`load_mask` of a mask already read (from ``path``, which errors name)."""
     if size is None:
         return mask
     shape = (mask.shape[1], mask.shape[0])

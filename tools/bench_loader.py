@@ -16,11 +16,14 @@ the 100 VOC photos of ../shared/data, about 500 x 375, ImageNet's size class), l
 under output/bench_loader/<data>/images. A setting is PROB[:BACKGROUND[:BLEND]] (COPY_PASTE.PROB, .BACKGROUND,
 .BLEND); p 0 is always run, as the baseline. Without --masks, RBD masks are computed once by the
 saliency tool's function, their longer side bounded to --mask-size (0: the image's size), into
-output/bench_loader/<data>/masks_rbd[_<size>]. Backend "cpu" times the whole augmentation in the
+output/bench_loader/<data>/masks_rbd[_<size>], and read from a mask pack (COPY_PASTE.MASK_PACK) built once
+beside them (--files: from their files). --batch defaults to 64, or less on a small set so that an epoch
+times at least 8 batches (the 100 VOC photos: 10); a pass of --images goes through as many epochs as it
+needs. Backend "cpu" times the whole augmentation in the
 workers; "gpu" times the workers' half (uint8 crops, copy-paste included) and, separately, the
 batched photometric half on the training device (``device_images_per_s``: the GPU if there is one,
 else this process's CPU threads); "resident" (small sets) times whole batches augmented on that
-device. The first --warmup batches of each pass (worker start-up) are not timed; each (backend,
+device. The first --warmup batches of each epoch (worker start-up) are not timed; each (backend,
 setting) runs --repeats passes, interleaved with the others; best and median pass are reported.
 ``per core`` is images per CPU second of the loading processes (the workers, or this process's one
 thread with --workers 0): on a shared machine it counts the cycles the loaders got. ``overhead`` is
@@ -43,12 +46,14 @@ from pretrain.config.defaults import BACKENDS
 from pretrain.data import build_train_batches, build_train_dataset, reduced_decode
 from pretrain.engine import Trainer
 from pretrain.saliency.batch import compute_masks
+from pretrain.utils.image_io import list_images
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("DILO_SHARED_DATA", os.path.normpath(os.path.join(REPO, "..", "shared", "data")))
 VOC = os.path.join(SHARED, "voc-mini", "VOCdevkit", "VOC2012", "JPEGImages")
 TEXTURES = os.path.join(SHARED, "textures", "dtd")
 OUTPUT = os.path.join(REPO, "output", "bench_loader")
+TIMED_BATCHES = 8  # the least a pass times with the default --batch
 
 
 def parse_args() -> argparse.Namespace:
@@ -56,12 +61,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--data", default=VOC, help="photos: root/<class>/<image>, or a flat folder (default: VOC's)")
     p.add_argument("--masks", help="masks mirroring the ImageNet-layout --data (default: RBD, computed once)")
     p.add_argument("--mask-size", type=int, default=128, help="computed masks' longer side at most (0: the image's)")
+    p.add_argument("--files", action="store_true", help="read each mask from its file, not from a mask pack")
     p.add_argument("--textures", default=TEXTURES, help="texture folder, for settings with the texture background")
     p.add_argument("--settings", nargs="+", default=["0", "0.5"], help="PROB[:BACKGROUND[:BLEND]] (see above)")
     p.add_argument("--backends", nargs="+", default=["cpu", "gpu"], choices=BACKENDS, help="INPUT.BACKEND values")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="DataLoader worker processes")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--images", type=int, default=1024, help="images timed per pass (whole batches, one epoch at most)")
+    p.add_argument("--batch", type=int, help="images per batch (default: 64, or what leaves an epoch 8 timed)")
+    p.add_argument("--images", type=int, default=1024, help="images timed per pass (whole batches, epochs on end)")
     p.add_argument("--warmup", type=int, help="untimed batches per pass (default: one per worker)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--breakdown", action="store_true", help="also time the gpu backend's worker stages on one core")
@@ -87,21 +93,27 @@ def main() -> None:
         masks = os.path.join(cache, f"masks_rbd{suffix}")
         summary = compute_masks(data, masks, "rbd", workers=max(1, args.workers), max_size=args.mask_size)
         print(f"RBD masks of {data} in {masks}: {summary}")
+    pack = os.path.join(cache, os.path.basename(os.path.normpath(masks or "")) + "_pack")  # written once
+    pack = "" if args.files or masks is None else pack
 
+    warmup = max(1, args.workers) if args.warmup is None else args.warmup
+    if args.batch is None:
+        args.batch = max(1, min(64, len(list_images(data)) // (warmup + TIMED_BATCHES)))
     rows, configs, loaders = [], [], []
     for backend in args.backends:
         for s in settings:
             opts = ["SOLVER.IMS_PER_BATCH", args.batch, "DATA.NUM_WORKERS", args.workers, "COPY_PASTE.TEXTURE_ROOT"]
-            opts += [args.textures, "COPY_PASTE.MASK_ROOT", masks or "", "INPUT.BACKEND", backend, *args.opts]
+            opts += [args.textures, "COPY_PASTE.MASK_ROOT", masks or "", "COPY_PASTE.MASK_PACK", pack]
+            opts += ["INPUT.BACKEND", backend, *args.opts]
             opts += [x for key, value in s.items() for x in (f"COPY_PASTE.{key}", value)]
             configs.append(load_config("", [str(x) for x in opts]))
             loaders.append(build_train_batches(configs[-1], build_train_dataset(configs[-1], data), device))
             rows.append(bench.Row(backend, s))
-    warmup = max(1, args.workers) if args.warmup is None else args.warmup
-    batches = min(args.images // args.batch, len(loaders[0][0]) - warmup)
-    if batches < 1:
+    batches = args.images // args.batch
+    if batches < 1 or len(loaders[0][0]) <= warmup:
         raise SystemExit(
-            f"no batch to time: --images {args.images}, {warmup} warm-up batches, {len(loaders[0][0])} per epoch"
+            f"no batch to time: --images {args.images}, --batch {args.batch}, {warmup} warm-up batches of "
+            f"{len(loaders[0][0])} per epoch"
         )
     bench.interleaved(loaders, rows, args.repeats, warmup, batches)
 
@@ -109,7 +121,8 @@ def main() -> None:
     bench.add_overheads(results)
     for result, cfg, (loader, _) in zip(results, configs, loaders, strict=True):
         result |= {"workers": args.workers, "batch": args.batch, "images": batches * args.batch, "warmup": warmup}
-        result |= {"data": data, "masks": masks, "device": str(device), "load_average": os.getloadavg()}
+        result |= {"data": data, "masks": masks, "mask_pack": pack, "device": str(device)}
+        result["load_average"] = os.getloadavg()
         result["jpeg_decoder"] = "simplejpeg" if reduced_decode.simplejpeg else "PIL"
         if result["backend"] == "gpu":
             result["device_images_per_s"] = bench.device_rate(cfg, loader, device)
@@ -141,7 +154,8 @@ def _pair(best: float, median: float) -> str:
 def print_table(rows: list[dict], args: argparse.Namespace, batches: int) -> None:
     print(
         f"\n{batches * args.batch} images x {args.repeats} passes (interleaved), {args.workers} workers, "
-        f"batch {args.batch}, gpu backend's JPEGs decoded by {rows[0]['jpeg_decoder']}; per core: images per CPU "
+        f"batch {args.batch}, gpu backend's JPEGs decoded by {rows[0]['jpeg_decoder']}, masks read from "
+        f"{'a mask pack' if rows[0]['mask_pack'] else 'their files'}; per core: images per CPU "
         "second of the loaders; load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
     )
     head = ("backend", "setting", "best/s", "median/s", "core best", "core med", "pasted", "ovh core", "ovh wall")

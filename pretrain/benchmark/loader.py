@@ -89,21 +89,34 @@ class Pass:
 
 
 def timed_pass(loader: DataLoader, sampler: EpochSampler, epoch: int, warmup: int, batches: int) -> Pass:
-    """``batches`` batches after ``warmup`` untimed ones (worker start-up) of epoch ``epoch``."""
-    sampler.set_epoch(epoch)
-    loader.dataset.set_epoch(epoch)  # the same images and crops for every setting of a repeat
-    in_process = loader.num_workers == 0
-    cpu = time.thread_time if in_process else children_cpu_seconds
-    it = iter(loader)
-    for _ in range(warmup):
-        next(it)
-    pasted, cpu0, tic = 0, cpu(), time.perf_counter()
-    for _ in range(batches):
-        pasted += int(next(it)["pasted"].sum())
-    seconds, cpu_seconds = time.perf_counter() - tic, cpu() - cpu0
-    del it  # stops the workers
+    """``batches`` batches from epoch ``epoch`` on, into the next epochs where one holds fewer (a small set: a
+    pass long enough to average out this machine's spells), each epoch's first ``warmup`` untimed (worker
+    start-up)."""
+    per_epoch = len(loader) - warmup
+    if per_epoch < 1:
+        raise ValueError(f"an epoch of {len(loader)} batches leaves none to time after {warmup} warm-up batches")
+    cpu = time.thread_time if loader.num_workers == 0 else children_cpu_seconds
+    pasted, seconds, cpu_seconds, left = 0, 0.0, 0.0, batches
+    while left:
+        sampler.set_epoch(epoch)
+        loader.dataset.set_epoch(epoch)  # the same images and crops for every setting of a repeat
+        it = iter(loader)
+        for _ in range(warmup):
+            next(it)
+        timed = min(left, per_epoch)
+        cpu0, tic = cpu(), time.perf_counter()
+        for _ in range(timed):
+            pasted += int(next(it)["pasted"].sum())
+        seconds, cpu_seconds = seconds + time.perf_counter() - tic, cpu_seconds + cpu() - cpu0
+        del it  # stops the workers
+        left, epoch = left - timed, epoch + 1
     images = batches * loader.batch_size
     return Pass(images / seconds, images / max(cpu_seconds, 1e-9), pasted)
+
+
+def epochs_per_pass(loader: DataLoader, warmup: int, batches: int) -> int:
+    """How many epochs a pass of ``batches`` timed batches goes through (see :func:`timed_pass`)."""
+    return -(-batches // max(1, len(loader) - warmup))
 
 
 @dataclass
@@ -139,7 +152,8 @@ def interleaved(
     """``repeats`` passes of every loader, A B C A B C ...: a slow spell of a shared machine hits every row alike."""
     for r in range(repeats):
         for (loader, sampler), row in zip(loaders, rows, strict=True):
-            row.passes.append(timed_pass(loader, sampler, r, warmup, batches))
+            first = r * epochs_per_pass(loader, warmup, batches)  # every row's pass r: the same epochs
+            row.passes.append(timed_pass(loader, sampler, first, warmup, batches))
 
 
 def add_overheads(rows: list[dict]) -> None:

@@ -18,14 +18,14 @@ under output/bench_loader/<data>/images. A setting is PROB[:BACKGROUND[:BLEND]] 
 saliency tool's function, their longer side bounded to --mask-size (0: the image's size), into
 output/bench_loader/<data>/masks_rbd[_<size>], and read from a mask pack (COPY_PASTE.MASK_PACK) built once
 beside them (--files: from their files). --batch defaults to 64, or less on a small set so that an epoch
-times at least 8 batches (the 100 VOC photos: 10); a pass of --images goes through as many epochs as it
-needs. Backend "cpu" times the whole augmentation in the
+times at least 8 batches (the 100 VOC photos: 10). Backend "cpu" times the whole augmentation in the
 workers; "gpu" times the workers' half (uint8 crops, copy-paste included) and, separately, the
 batched photometric half on the training device (``device_images_per_s``: the GPU if there is one,
 else this process's CPU threads); "resident" (small sets) times whole batches augmented on that
-device. The first --warmup batches of each epoch (worker start-up) are not timed; each (backend,
-setting) runs --repeats passes, interleaved with the others; best and median pass are reported.
-``per core`` is images per CPU second of the loading processes (the workers, or this process's one
+device. Each (backend, setting) runs --repeats passes, interleaved with the others, of whole epochs,
+as many as time at least --images images; best and median pass are reported. ``images/s`` is by the
+clock, without each epoch's first --warmup batches (worker start-up); ``per core`` is every image of
+the epochs per CPU second of the loading processes (the workers' whole lives, or this process's one
 thread with --workers 0): on a shared machine it counts the cycles the loaders got. ``overhead`` is
 the throughput lost relative to p 0 of the same backend. Prints one JSON object per row, then a table.
 """
@@ -67,8 +67,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--backends", nargs="+", default=["cpu", "gpu"], choices=BACKENDS, help="INPUT.BACKEND values")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="DataLoader worker processes")
     p.add_argument("--batch", type=int, help="images per batch (default: 64, or what leaves an epoch 8 timed)")
-    p.add_argument("--images", type=int, default=1024, help="images timed per pass (whole batches, epochs on end)")
-    p.add_argument("--warmup", type=int, help="untimed batches per pass (default: one per worker)")
+    p.add_argument("--images", type=int, default=1024, help="images timed per pass at least (whole epochs)")
+    p.add_argument("--warmup", type=int, help="batches per epoch not timed by the clock (default: one per worker)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--breakdown", action="store_true", help="also time the gpu backend's worker stages on one core")
     p.add_argument("--breakdown-epochs", type=int, default=3, help="epochs of --data the breakdown goes through")
@@ -109,18 +109,20 @@ def main() -> None:
             configs.append(load_config("", [str(x) for x in opts]))
             loaders.append(build_train_batches(configs[-1], build_train_dataset(configs[-1], data), device))
             rows.append(bench.Row(backend, s))
-    batches = args.images // args.batch
-    if batches < 1 or len(loaders[0][0]) <= warmup:
+    loader = loaders[0][0]
+    if len(loader) <= warmup:
         raise SystemExit(
-            f"no batch to time: --images {args.images}, --batch {args.batch}, {warmup} warm-up batches of "
-            f"{len(loaders[0][0])} per epoch"
+            f"no batch to time: {warmup} warm-up batches of {len(loader)} per epoch (--batch {args.batch})"
         )
-    bench.interleaved(loaders, rows, args.repeats, warmup, batches)
+    epochs = bench.epochs_per_pass(loader, warmup, args.images)
+    bench.interleaved(loaders, rows, args.repeats, warmup, epochs)
+    timed = epochs * (len(loader) - warmup) * args.batch  # images a pass times by the clock (all by the CPU)
 
     results = [r.summary() for r in rows]
     bench.add_overheads(results)
     for result, cfg, (loader, _) in zip(results, configs, loaders, strict=True):
-        result |= {"workers": args.workers, "batch": args.batch, "images": batches * args.batch, "warmup": warmup}
+        result |= {"workers": args.workers, "batch": args.batch, "epochs": epochs, "timed_images": timed}
+        result |= {"images": epochs * len(loader) * args.batch, "warmup": warmup}
         result |= {"data": data, "masks": masks, "mask_pack": pack, "device": str(device)}
         result["load_average"] = os.getloadavg()
         result["jpeg_decoder"] = "simplejpeg" if reduced_decode.simplejpeg else "PIL"
@@ -137,7 +139,7 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
-    print_table(results, args, batches)
+    print_table(results, args, epochs, timed)
 
 
 def _train_config(cfg, data: str):
@@ -151,9 +153,10 @@ def _pair(best: float, median: float) -> str:
     return f"{100 * best:.1f}/{100 * median:.1f}%"
 
 
-def print_table(rows: list[dict], args: argparse.Namespace, batches: int) -> None:
+def print_table(rows: list[dict], args: argparse.Namespace, epochs: int, timed: int) -> None:
     print(
-        f"\n{batches * args.batch} images x {args.repeats} passes (interleaved), {args.workers} workers, "
+        f"\n{args.repeats} passes (interleaved) of {epochs} epochs, {timed} images timed after warm-up, "
+        f"{args.workers} workers, "
         f"batch {args.batch}, gpu backend's JPEGs decoded by {rows[0]['jpeg_decoder']}, masks read from "
         f"{'a mask pack' if rows[0]['mask_pack'] else 'their files'}; per core: images per CPU "
         "second of the loaders; load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -162,7 +165,7 @@ def print_table(rows: list[dict], args: argparse.Namespace, batches: int) -> Non
     print(f"{head[0]:<9}{head[1]:<22}" + "".join(f"{h:>11}" for h in head[2:]) + f"{'device/s':>10}{'train/s':>10}")
     for r in rows:
         device, train = r.get("device_images_per_s"), r.get("train_images_per_s")
-        pasted = sum(r["pasted"]) / (len(r["pasted"]) * r["images"])
+        pasted = sum(r["pasted"]) / len(r["pasted"])
         print(
             f"{r['backend']:<9}{r['setting']:<22}{r['images_per_s']:>11.1f}{r['median_images_per_s']:>11.1f}"
             f"{r['per_core_images_per_s']:>11.1f}{r['median_per_core_images_per_s']:>11.1f}{pasted:>11.2f}"

@@ -81,42 +81,47 @@ def children_cpu_seconds() -> float:
 
 @dataclass
 class Pass:
-    """One timed pass: wall-clock images/s, images per CPU second of the loading processes, images pasted."""
+    """One pass: wall-clock images/s after warm-up, images per CPU second of the loading processes, the
+    fraction of images pasted."""
 
     images_per_s: float
     images_per_cpu_s: float
-    pasted: int
+    pasted: float
 
 
-def timed_pass(loader: DataLoader, sampler: EpochSampler, epoch: int, warmup: int, batches: int) -> Pass:
-    """``batches`` batches from epoch ``epoch`` on, into the next epochs where one holds fewer (a small set: a
-    pass long enough to average out this machine's spells), each epoch's first ``warmup`` untimed (worker
-    start-up)."""
-    per_epoch = len(loader) - warmup
-    if per_epoch < 1:
+def timed_pass(loader: DataLoader, sampler: EpochSampler, epoch: int, warmup: int, epochs: int = 1) -> Pass:
+    """``epochs`` whole epochs from epoch ``epoch`` on (a small set: a pass long enough to average out this
+    machine's spells).
+
+    Wall-clock: the batches after each epoch's first ``warmup`` (worker start-up). CPU: every batch of the
+    epoch against the CPU the loaders spent on it, read once the last batch is in: this thread's, or the
+    workers' whole lives (timing only after warm-up would miss the batches the workers had prefetched and
+    count images they made before, inflating the per-core rate).
+    """
+    if len(loader) <= warmup:
         raise ValueError(f"an epoch of {len(loader)} batches leaves none to time after {warmup} warm-up batches")
-    cpu = time.thread_time if loader.num_workers == 0 else children_cpu_seconds
-    pasted, seconds, cpu_seconds, left = 0, 0.0, 0.0, batches
-    while left:
-        sampler.set_epoch(epoch)
-        loader.dataset.set_epoch(epoch)  # the same images and crops for every setting of a repeat
+    in_process = loader.num_workers == 0
+    pasted, seconds, cpu_seconds = 0, 0.0, 0.0
+    for e in range(epoch, epoch + epochs):
+        sampler.set_epoch(e)
+        loader.dataset.set_epoch(e)  # the same images and crops for every setting of a repeat
+        cpu0 = time.thread_time() if in_process else 0.0  # forked workers start at 0
         it = iter(loader)
-        for _ in range(warmup):
-            next(it)
-        timed = min(left, per_epoch)
-        cpu0, tic = cpu(), time.perf_counter()
-        for _ in range(timed):
+        for k in range(len(loader)):
+            if k == warmup:
+                tic = time.perf_counter()
             pasted += int(next(it)["pasted"].sum())
-        seconds, cpu_seconds = seconds + time.perf_counter() - tic, cpu_seconds + cpu() - cpu0
+        seconds += time.perf_counter() - tic
+        cpu_seconds += time.thread_time() - cpu0 if in_process else children_cpu_seconds()
         del it  # stops the workers
-        left, epoch = left - timed, epoch + 1
-    images = batches * loader.batch_size
-    return Pass(images / seconds, images / max(cpu_seconds, 1e-9), pasted)
+    timed, images = (len(loader) - warmup) * epochs * loader.batch_size, len(loader) * epochs * loader.batch_size
+    return Pass(timed / seconds, images / max(cpu_seconds, 1e-9), pasted / images)
 
 
-def epochs_per_pass(loader: DataLoader, warmup: int, batches: int) -> int:
-    """How many epochs a pass of ``batches`` timed batches goes through (see :func:`timed_pass`)."""
-    return -(-batches // max(1, len(loader) - warmup))
+def epochs_per_pass(loader: DataLoader, warmup: int, images: int) -> int:
+    """How many whole epochs a pass takes to time at least ``images`` images after each epoch's warm-up."""
+    timed = (len(loader) - warmup) * loader.batch_size
+    return max(1, -(-images // timed)) if timed > 0 else 1
 
 
 @dataclass
@@ -147,13 +152,13 @@ class Row:
 
 
 def interleaved(
-    loaders: Sequence[tuple[DataLoader, EpochSampler]], rows: Sequence[Row], repeats: int, warmup: int, batches: int
+    loaders: Sequence[tuple[DataLoader, EpochSampler]], rows: Sequence[Row], repeats: int, warmup: int, epochs: int
 ) -> None:
-    """``repeats`` passes of every loader, A B C A B C ...: a slow spell of a shared machine hits every row alike."""
+    """``repeats`` passes of ``epochs`` epochs of every loader, A B C A B C ...: a slow spell of a shared machine
+    hits every row alike, and every row's pass r goes through the same epochs (images and crops)."""
     for r in range(repeats):
         for (loader, sampler), row in zip(loaders, rows, strict=True):
-            first = r * epochs_per_pass(loader, warmup, batches)  # every row's pass r: the same epochs
-            row.passes.append(timed_pass(loader, sampler, first, warmup, batches))
+            row.passes.append(timed_pass(loader, sampler, r * epochs, warmup, epochs))
 
 
 def add_overheads(rows: list[dict]) -> None:

@@ -1,7 +1,6 @@
 """The paper's Table 2 ablations at small scale: settings, runs over seeds, tables beside the paper's."""
 
 from .caltech20 import PreparedSet, prepare_caltech20
-from .pairing import mean_std
 from .runner import Run, available_settings, plan_runs, read_result, reproduce
 from .settings import (
     DATASETS,
@@ -34,7 +33,6 @@ __all__ = [
     "epoch_opts",
     "format_panel",
     "format_tables",
-    "mean_std",
     "plan_runs",
     "prepare_caltech20",
     "preset_opts",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .pairing import mean_interval, mean_std
+from pretrain.utils.stats import mean_interval, mean_std
+
 from .settings import TABLE2, Panel
 
 # result key -> row name; "localization" (embedded set only): % of class-gradient energy on the object.

@@ -17,20 +17,12 @@ from pretrain.reproduce import (
     available_settings,
     format_panel,
     format_tables,
-    mean_std,
     plan_runs,
     preset_opts,
     read_result,
     select_panels,
     table_settings,
 )
-
-
-def test_mean_std_uses_the_sample_deviation():
-    assert mean_std([50.0, 52.0, 57.0]) == pytest.approx((53.0, 3.605551))
-    assert mean_std([41.5]) == (41.5, 0.0)
-    with pytest.raises(ValueError, match="at least one"):
-        mean_std([])
 
 
 def test_aggregate_over_seeds():

@@ -153,6 +153,11 @@ def _pair(best: float, median: float) -> str:
     return f"{100 * best:.1f}/{100 * median:.1f}%"
 
 
+def _interval(mean_low_high: list[float]) -> str:
+    mean, low, high = (100 * x for x in mean_low_high)
+    return f"{mean:.1f} ({low:.1f} to {high:.1f})%"
+
+
 def print_table(rows: list[dict], args: argparse.Namespace, epochs: int, timed: int) -> None:
     print(
         f"\n{args.repeats} passes (interleaved) of {epochs} epochs, {timed} images timed after warm-up, "
@@ -162,7 +167,11 @@ def print_table(rows: list[dict], args: argparse.Namespace, epochs: int, timed: 
         "second of the loaders; load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
     )
     head = ("backend", "setting", "best/s", "median/s", "core best", "core med", "pasted", "ovh core", "ovh wall")
-    print(f"{head[0]:<9}{head[1]:<22}" + "".join(f"{h:>11}" for h in head[2:]) + f"{'device/s':>10}{'train/s':>10}")
+    print(
+        f"{head[0]:<9}{head[1]:<22}"
+        + "".join(f"{h:>11}" for h in head[2:])
+        + f"{'ovh paired (95% CI)':>22}{'device/s':>10}{'train/s':>10}"
+    )
     for r in rows:
         device, train = r.get("device_images_per_s"), r.get("train_images_per_s")
         pasted = sum(r["pasted"]) / len(r["pasted"])
@@ -171,9 +180,10 @@ def print_table(rows: list[dict], args: argparse.Namespace, epochs: int, timed: 
             f"{r['per_core_images_per_s']:>11.1f}{r['median_per_core_images_per_s']:>11.1f}{pasted:>11.2f}"
             f"{_pair(r['overhead_per_core'], r['overhead_median_per_core']):>11}"
             f"{_pair(r['overhead_best'], r['overhead_median']):>11}"
+            f"{_interval(r['overhead_paired_per_core']):>22}"
             f"{'-' if device is None else f'{device:.0f}':>10}{'-' if train is None else f'{train:.1f}':>10}"
         )
-    print("(overheads: best / median pass)")
+    print("(overheads: best / median pass; paired: mean of the per-pass losses per core, pass r against pass r)")
     broken = [r for r in rows if "breakdown_ms" in r]
     if broken:
         print(f"\ngpu worker half, one core, ms of CPU per image ({args.breakdown_epochs} epochs of --data)")

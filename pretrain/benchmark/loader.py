@@ -27,6 +27,7 @@ from pretrain.data.image_folder import FastInstanceFolder
 from pretrain.data.reduced_decode import decode_rgb, draft_scale, open_encoded, resize_box
 from pretrain.data.sampler import EpochSampler
 from pretrain.utils.image_io import list_images
+from pretrain.utils.stats import mean_interval
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 OVERHEADS = {  # rate -> the overhead computed from it
@@ -162,12 +163,16 @@ def interleaved(
 
 
 def add_overheads(rows: list[dict]) -> None:
-    """Each row's throughput lost to copy-paste against p 0 of its backend, by best and by median pass,
-    wall-clock and per core."""
+    """Each row's throughput lost to copy-paste against p 0 of its backend: by best and by median pass,
+    wall-clock and per core, and paired pass by pass (pass r of both rows went through the same epochs,
+    one after the other): the mean of the per-pass losses per core with its 95% t interval, [mean, low, high]."""
     base = {r["backend"]: r for r in rows if r["prob"] == 0}
     for r in rows:
+        ref = base[r["backend"]]
         for key, overhead in OVERHEADS.items():
-            r[overhead] = 1.0 - r[key] / base[r["backend"]][key]
+            r[overhead] = 1.0 - r[key] / ref[key]
+        losses = [1.0 - a / b for a, b in zip(r["per_core_runs"], ref["per_core_runs"], strict=True)]
+        r["overhead_paired_per_core"] = list(mean_interval(losses))
 
 
 def stage_breakdown(dataset: FastInstanceFolder, batch: int, epochs: int = 1) -> dict[str, float]:

@@ -76,12 +76,14 @@ def binarize(mask: np.ndarray, threshold: float) -> np.ndarray:
     return mask >= threshold * 255.0
 
 
-def background_mask(mask: np.ndarray, threshold: float) -> np.ndarray:
+def background_mask(mask: np.ndarray, threshold: float, in_place: bool = False) -> np.ndarray:
     """1 where ``mask`` is not foreground (:func:`binarize`), 0 where it is: uint8 (h, w), the copy mask of the
     composite. On uint8 masks one OpenCV threshold, value <= ceil(threshold x 255) - 1 (a third of the time
-    of binarizing and negating)."""
+    of binarizing and negating), written over ``mask`` itself with ``in_place`` (a mask nobody else holds:
+    no second array to fill, a third of the time again between JPEG decodes)."""
     if isinstance(mask, np.ndarray) and mask.dtype == np.uint8:
-        return cv2.threshold(mask, math.ceil(threshold * 255.0) - 1, 1, cv2.THRESH_BINARY_INV)[1]
+        dst = mask if in_place and mask.flags.writeable else None
+        return cv2.threshold(mask, math.ceil(threshold * 255.0) - 1, 1, cv2.THRESH_BINARY_INV, dst=dst)[1]
     return np.logical_not(binarize(mask, threshold)).view(np.uint8)
 
 
@@ -178,7 +180,7 @@ class CopyPaste:
         :meth:`composite`."""
         if mask is None:
             return crop, Composite.MISSING
-        background = background_mask(crop_mask(mask, box, crop.shape[:2], image_size), self.threshold)
+        background = background_mask(crop_mask(mask, box, crop.shape[:2], image_size), self.threshold, in_place=True)
         if cv2.countNonZero(background) == background.size:
             whole = binarize(np.max(mask), self.threshold)  # foreground somewhere: the largest value is
             return crop, Composite.CROP_WITHOUT_FOREGROUND if whole else Composite.EMPTY

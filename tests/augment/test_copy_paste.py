@@ -132,6 +132,12 @@ def test_background_mask_is_the_negated_foreground():
         for mask in (values, values.astype(np.float32)):
             background = background_mask(mask, threshold)
             assert background.dtype == np.uint8 and np.array_equal(background, expected)
+        own = values.copy()
+        assert background_mask(own, threshold, in_place=True) is own and np.array_equal(own, expected)
+        held = values.copy()
+        held.flags.writeable = False  # e.g. a mask straight from the mask pack: never written
+        assert np.array_equal(background_mask(held, threshold, in_place=True), expected)
+        assert np.array_equal(held, values)
 
 
 def test_a_bounded_mask_crops_as_its_full_size_mask():

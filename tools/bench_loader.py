@@ -120,6 +120,12 @@ def main() -> None:
 
     results = [r.summary() for r in rows]
     bench.add_overheads(results)
+    if args.breakdown:  # the gpu rows' stages, their epochs in turn
+        gpu = [(r, cfg) for r, cfg in zip(results, configs, strict=True) if r["backend"] == "gpu"]
+        datasets = [build_train_dataset(cfg, data) for _, cfg in gpu]
+        breakdowns = bench.stage_breakdowns(datasets, args.batch, args.breakdown_epochs)
+        for (result, _), stages in zip(gpu, breakdowns, strict=True):
+            result["breakdown_ms"] = stages
     for result, cfg, (loader, _) in zip(results, configs, loaders, strict=True):
         result |= {"workers": args.workers, "batch": args.batch, "epochs": epochs, "timed_images": timed}
         result |= {"images": epochs * len(loader) * args.batch, "warmup": warmup}
@@ -128,9 +134,6 @@ def main() -> None:
         result["jpeg_decoder"] = "simplejpeg" if reduced_decode.simplejpeg else "PIL"
         if result["backend"] == "gpu":
             result["device_images_per_s"] = bench.device_rate(cfg, loader, device)
-            if args.breakdown:
-                fast = build_train_dataset(cfg, data)
-                result["breakdown_ms"] = bench.stage_breakdown(fast, args.batch, args.breakdown_epochs)
         if args.train_iters:
             result["train_images_per_s"] = bench.train_rate(
                 lambda cfg=cfg: Trainer(_train_config(cfg, data), device), args.batch, args.train_iters, warmup, device
@@ -186,7 +189,7 @@ def print_table(rows: list[dict], args: argparse.Namespace, epochs: int, timed: 
     print("(overheads: best / median pass; paired: mean of the per-pass losses per core, pass r against pass r)")
     broken = [r for r in rows if "breakdown_ms" in r]
     if broken:
-        print(f"\ngpu worker half, one core, ms of CPU per image ({args.breakdown_epochs} epochs of --data)")
+        print(f"\ngpu worker half, one core, ms of CPU per image ({args.breakdown_epochs} epochs of --data, in turn)")
         print(f"{'setting':<22}" + "".join(f"{s:>11}" for s in (*bench.STAGES, "total", "images/s")))
         for r in broken:
             b = r["breakdown_ms"]

@@ -5,7 +5,7 @@ without copy-paste, measured side by side, and where the time of the fast path's
   that loaded (the DataLoader's workers, or this thread with ``--workers 0``). ``images / CPU seconds``
   is the rate per loading core: on a shared machine it counts the cycles the loaders got, not the
   ones other jobs took, so it stays comparable where wall-clock rates do not.
-- :func:`stage_breakdown`: the gpu backend's worker half on one core, stage by stage (header and plan,
+- :func:`stage_breakdowns`: the gpu backend's worker half on one core, stage by stage (header and plan,
   JPEG decode, crop, mask read, mask crop and composite, collate), with dilo's own stage functions.
 - :func:`instance_layout`: a flat folder of photos as an ImageNet-layout folder (one class of links).
 """
@@ -179,48 +179,62 @@ def stage_breakdown(dataset: FastInstanceFolder, batch: int, epochs: int = 1) ->
     """Milliseconds of this thread's CPU time per image in each stage of the gpu backend's worker half
     (:data:`STAGES`, with dilo's own stage functions, as :class:`FastInstanceFolder` chains them), over
     ``epochs`` epochs of ``dataset``; ``pasted`` is the fraction of images pasted."""
-    spent = dict.fromkeys(STAGES, 0.0)
-    clock = time.thread_time
-    n = pasted = 0
-    size = dataset.planner.size
+    return stage_breakdowns([dataset], batch, epochs)[0]
+
+
+def stage_breakdowns(datasets: Sequence[FastInstanceFolder], batch: int, epochs: int = 1) -> list[dict[str, float]]:
+    """:func:`stage_breakdown` of several datasets (e.g. p 0 and p 0.5), epoch by epoch in turn: a slow spell
+    of a shared machine hits them alike, so their stages compare."""
+    spent = [dict.fromkeys(STAGES, 0.0) for _ in datasets]
+    counts = [[0, 0] for _ in datasets]  # images, pasted
     for epoch in range(epochs):
-        dataset.set_epoch(epoch)
-        items = []
-        for i in range(len(dataset)):
-            t0 = clock()
-            encoded = open_encoded(dataset.path(i))
-            full_size = encoded.size
-            plan = dataset.plan(i, full_size)
-            t1 = clock()
-            rgb, scale = decode_rgb(encoded, draft_scale(plan.box, size))
-            t2 = clock()
-            crop = resize_box(rgb, plan.box, scale, size)
-            t3 = t4 = clock()
-            status = plan.coin
-            if plan.paste is not None:
-                mask = dataset.masks.load(i, full_size, stored=True)
-                t4 = clock()
-                cp = dataset.copy_paste
-                crop, status = cp.paste_crop(
-                    crop, mask, plan.box, plan.paste, dataset.planner.backgrounds, full_size, in_place=True
-                )
-            t5 = clock()
-            item = dataset._record([torch.from_numpy(crop)], i, "", [status])
-            item["photometric"] = plan.photometric.tensors()
-            items.append(item)
-            t6 = clock()
-            for stage, seconds in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, 0.0), strict=True):
-                spent[stage] += seconds
-            pasted += status == Composite.PASTED
-            n += 1
-        t0 = clock()
-        for k in range(0, len(items) - batch + 1, batch):
-            default_collate(items[k : k + batch])
-        spent["collate"] += (clock() - t0) * len(items) / max(1, len(items) // batch * batch)
-    out = {stage: 1000.0 * t / n for stage, t in spent.items()}
-    out["total"] = sum(out.values())
-    out["pasted"] = pasted / n
+        for dataset, time_spent, count in zip(datasets, spent, counts, strict=True):
+            dataset.set_epoch(epoch)
+            images, pasted = _breakdown_epoch(dataset, batch, time_spent)
+            count[0], count[1] = count[0] + images, count[1] + pasted
+    out = []
+    for time_spent, (n, pasted) in zip(spent, counts, strict=True):
+        ms = {stage: 1000.0 * t / n for stage, t in time_spent.items()}
+        out.append({**ms, "total": sum(ms.values()), "pasted": pasted / n})
     return out
+
+
+def _breakdown_epoch(dataset: FastInstanceFolder, batch: int, spent: dict[str, float]) -> tuple[int, int]:
+    """One epoch of ``dataset`` stage by stage, its CPU seconds added to ``spent``; (images, pasted)."""
+    clock = time.thread_time
+    size = dataset.planner.size
+    items, pasted = [], 0
+    for i in range(len(dataset)):
+        t0 = clock()
+        encoded = open_encoded(dataset.path(i))
+        full_size = encoded.size
+        plan = dataset.plan(i, full_size)
+        t1 = clock()
+        rgb, scale = decode_rgb(encoded, draft_scale(plan.box, size))
+        t2 = clock()
+        crop = resize_box(rgb, plan.box, scale, size)
+        t3 = t4 = clock()
+        status = plan.coin
+        if plan.paste is not None:
+            mask = dataset.masks.load(i, full_size, stored=True)
+            t4 = clock()
+            cp = dataset.copy_paste
+            crop, status = cp.paste_crop(
+                crop, mask, plan.box, plan.paste, dataset.planner.backgrounds, full_size, in_place=True
+            )
+        t5 = clock()
+        item = dataset._record([torch.from_numpy(crop)], i, "", [status])
+        item["photometric"] = plan.photometric.tensors()
+        items.append(item)
+        t6 = clock()
+        for stage, seconds in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, 0.0), strict=True):
+            spent[stage] += seconds
+        pasted += status == Composite.PASTED
+    t0 = clock()
+    for k in range(0, len(items) - batch + 1, batch):
+        default_collate(items[k : k + batch])
+    spent["collate"] += (clock() - t0) * len(items) / max(1, len(items) // batch * batch)
+    return len(items), pasted
 
 
 def device_rate(cfg, loader: DataLoader, device: torch.device, batches: int = 5) -> float:

@@ -99,3 +99,15 @@ def test_the_stage_breakdown_times_the_worker_half(voc):
     _, plain = _fast(voc, "0.0")
     stages = bench.stage_breakdown(plain, batch=4)
     assert stages["pasted"] == 0 and stages["mask read"] == 0 and stages["mask crop+composite"] < 0.05
+
+
+def test_breakdowns_of_several_settings_take_their_epochs_in_turn(voc, monkeypatch):
+    """p 0 and p 1 through epochs 0 and 1 as 0: p 0, 0: p 1, 1: p 0, 1: p 1 (a slow spell hits both alike)."""
+    _, plain = _fast(voc, "0.0")
+    _, pasted = _fast(voc, "1.0")
+    order = []
+    for name, ds in (("p0", plain), ("p1", pasted)):
+        monkeypatch.setattr(ds, "set_epoch", lambda e, name=name, ds=ds: order.append((e, name)))
+    stages = bench.stage_breakdowns([plain, pasted], batch=4, epochs=2)
+    assert order == [(0, "p0"), (0, "p1"), (1, "p0"), (1, "p1")]
+    assert [s["pasted"] for s in stages] == [0.0, 1.0]

@@ -29,7 +29,6 @@ import numpy as np
 from tqdm import tqdm
 
 from pretrain.utils.atomic import atomic_open, write_json
-from pretrain.utils.image_io import BadImageError
 
 PIXELS, INDEX, STAMP = "pixels.u8", "index.npy", "stamp.json"
 
@@ -91,14 +90,17 @@ class MaskPack:
     def mask(self, i: int) -> np.ndarray | None:
         """Mask ``i`` as stored (a read-only view), or None where the pack holds none."""
         if self._index is None:
-            self._index = np.load(os.path.join(self.folder, INDEX))
-            self._pixels = _map(os.path.join(self.folder, PIXELS))
+            self._open()
         offset, h, w = self._index[i].tolist()
-        if not h:
-            return None
-        if offset + h * w > len(self._pixels):
-            raise BadImageError(f"mask pack {self.folder!r} is shorter than its index: delete it to rebuild it")
-        return self._pixels[offset : offset + h * w].reshape(h, w)
+        return self._pixels[offset : offset + h * w].reshape(h, w) if h else None
+
+    def _open(self) -> None:
+        """Map the pixels and load the index, checked once: every mask must lie within the file."""
+        index = np.load(os.path.join(self.folder, INDEX))
+        pixels = _map(os.path.join(self.folder, PIXELS))
+        if len(index) and int((index[:, 0] + index[:, 1] * index[:, 2]).max()) > len(pixels):
+            raise ValueError(f"mask pack {self.folder!r} is shorter than its index: delete it to rebuild it")
+        self._index, self._pixels = index, pixels
 
     def __getstate__(self) -> dict:
         return {"folder": self.folder, "_index": None, "_pixels": None}

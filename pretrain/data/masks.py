@@ -21,6 +21,7 @@ import io
 import logging
 import os
 import struct
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -108,15 +109,11 @@ class MaskFolder:
         if size is None and self.image_root is not None:
             with Image.open(os.path.join(self.image_root, self.relpaths[index])) as img:
                 size = img.size
-        try:
-            if self.pack is None:
-                return load_mask(self.paths[index], size, stored)
-            mask = self.pack.mask(index)
-            return None if mask is None else fit_mask(mask, self.paths[index], size, stored)
-        except BadImageError:
-            if not self.skip_bad:
-                raise
-            return None
+        path = self.paths[index]
+        if self.pack is None:
+            return self._or_missing(lambda: load_mask(path, size, stored))
+        mask = self.pack.mask(index)  # a damaged pack is no mask's problem: its error stops the run
+        return None if mask is None else fit_mask(mask, path, size, stored)
 
     def use_pack(self, folder: str, build: bool = True) -> bool:
         """Read the masks from the pack in ``folder`` (:mod:`.mask_pack`) from now on, building it first (with
@@ -134,14 +131,15 @@ class MaskFolder:
 
     def _read_stored(self, index: int) -> np.ndarray | None:
         """Mask ``index`` as stored from its file (None if absent, or unreadable under ``skip_bad``)."""
-        if not self.present[index]:
-            return None
+        return self._or_missing(lambda: read_mask(self.paths[index])) if self.present[index] else None
+
+    def _or_missing(self, read: Callable[[], np.ndarray | None]) -> np.ndarray | None:
+        """``read()``, or None where the mask is unreadable and ``skip_bad`` counts it as missing."""
         try:
-            return read_mask(self.paths[index])
+            return read()
         except BadImageError:
             if not self.skip_bad:
                 raise
-            logger.warning("mask %s is unreadable and counts as missing", self.paths[index])
             return None
 
 

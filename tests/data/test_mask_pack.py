@@ -113,3 +113,13 @@ def test_the_fast_path_pastes_the_same_samples_with_a_pack(photos, tmp_path):
         assert torch.equal(a["image"], b["image"]) and a["pasted"] == b["pasted"]
         pasted += b["pasted"]
     assert 0 < pasted < len(files)
+
+
+def test_a_pack_shorter_than_its_index_stops_the_run_even_under_skip(folder):
+    """A damaged pack is not one unreadable mask: its error names it, whatever MISSING_MASKS says."""
+    packed = _masks(folder)  # checked with skip_bad
+    packed.use_pack(str(folder / "pack"))
+    pixels = folder / "pack" / "pixels.u8"
+    pixels.write_bytes(pixels.read_bytes()[:100])
+    with pytest.raises(ValueError, match="shorter than its index"):
+        packed.load(0, stored=True)

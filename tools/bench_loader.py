@@ -93,8 +93,8 @@ def main() -> None:
         masks = os.path.join(cache, f"masks_rbd{suffix}")
         summary = compute_masks(data, masks, "rbd", workers=max(1, args.workers), max_size=args.mask_size)
         print(f"RBD masks of {data} in {masks}: {summary}")
-    pack = os.path.join(cache, os.path.basename(os.path.normpath(masks or "")) + "_pack")  # written once
-    pack = "" if args.files or masks is None else pack
+    use_pack = masks is not None and not args.files  # the pack is written once, beside the computed masks
+    pack = os.path.join(cache, os.path.basename(os.path.normpath(masks)) + "_pack") if use_pack else ""
 
     warmup = max(1, args.workers) if args.warmup is None else args.warmup
     if args.batch is None:

@@ -175,16 +175,11 @@ def add_overheads(rows: list[dict]) -> None:
         r["overhead_paired_per_core"] = list(mean_interval(losses))
 
 
-def stage_breakdown(dataset: FastInstanceFolder, batch: int, epochs: int = 1) -> dict[str, float]:
+def stage_breakdowns(datasets: Sequence[FastInstanceFolder], batch: int, epochs: int = 1) -> list[dict[str, float]]:
     """Milliseconds of this thread's CPU time per image in each stage of the gpu backend's worker half
     (:data:`STAGES`, with dilo's own stage functions, as :class:`FastInstanceFolder` chains them), over
-    ``epochs`` epochs of ``dataset``; ``pasted`` is the fraction of images pasted."""
-    return stage_breakdowns([dataset], batch, epochs)[0]
-
-
-def stage_breakdowns(datasets: Sequence[FastInstanceFolder], batch: int, epochs: int = 1) -> list[dict[str, float]]:
-    """:func:`stage_breakdown` of several datasets (e.g. p 0 and p 0.5), epoch by epoch in turn: a slow spell
-    of a shared machine hits them alike, so their stages compare."""
+    ``epochs`` epochs of each dataset (e.g. p 0 and p 0.5), their epochs in turn: a slow spell of a shared
+    machine hits them alike, so their stages compare. ``pasted``: the fraction of images pasted."""
     spent = [dict.fromkeys(STAGES, 0.0) for _ in datasets]
     counts = [[0, 0] for _ in datasets]  # images, pasted
     for epoch in range(epochs):

@@ -92,12 +92,12 @@ def test_overheads_by_best_and_median_pass():
 def test_the_stage_breakdown_times_the_worker_half(voc):
     """Every stage of a pasted sample is timed, the stages add up, and nothing of copy-paste runs at p 0."""
     _, pasted = _fast(voc, "1.0")
-    stages = bench.stage_breakdown(pasted, batch=4)
+    (stages,) = bench.stage_breakdowns([pasted], batch=4)
     assert stages["pasted"] == 1.0
     assert all(stages[s] > 0 for s in bench.STAGES)
     assert stages["total"] == pytest.approx(sum(stages[s] for s in bench.STAGES))
     _, plain = _fast(voc, "0.0")
-    stages = bench.stage_breakdown(plain, batch=4)
+    (stages,) = bench.stage_breakdowns([plain], batch=4)
     assert stages["pasted"] == 0 and stages["mask read"] == 0 and stages["mask crop+composite"] < 0.05
 
 

@@ -1,6 +1,8 @@
 """Fixtures of the data tests: real photos with masks."""
 
 import os
+from collections.abc import Iterable
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -31,3 +33,15 @@ def photos(tmp_path_factory):
         cv2.ellipse(mask, (img.width // 2, img.height // 2), (img.width // 4, img.height // 3), 0, 0, 360, 255, -1)
         Image.fromarray(mask).save(root / "masks" / (rel[:-4] + ".png"))
     return root
+
+
+def mask_tree(root: Path, names: Iterable[str], rng: np.random.Generator | None = None) -> tuple[Path, Path]:
+    """``root/images/a/<name>.jpg`` for each name, 40 x 30 (random pixels with ``rng``, else black), and the
+    empty class folder ``root/masks/a`` that mirrors them; returns the two class folders."""
+    images, masks = root / "images" / "a", root / "masks" / "a"
+    images.mkdir(parents=True)
+    masks.mkdir(parents=True)
+    for name in names:
+        pixels = np.zeros((30, 40, 3), np.uint8) if rng is None else rng.integers(0, 255, (30, 40, 3), np.uint8)
+        cv2.imwrite(str(images / f"{name}.jpg"), pixels)
+    return images, masks

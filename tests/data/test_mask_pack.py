@@ -18,17 +18,14 @@ from pretrain.data.mask_pack import STAMP, stamp_of
 from pretrain.data.masks import MaskFolder
 from pretrain.saliency.batch import write_mask
 from pretrain.utils.image_io import bounded_size
+from tests.data.conftest import mask_tree
 
 
 @pytest.fixture
 def folder(tmp_path):
     """Five 40x30 images: masks stored bounded to 20 px, full size, 1-bit, none, and truncated (bad)."""
-    images, masks = tmp_path / "images" / "a", tmp_path / "masks" / "a"
-    images.mkdir(parents=True)
-    masks.mkdir(parents=True)
+    _, masks = mask_tree(tmp_path, map(str, range(5)))
     rng = np.random.default_rng(0)
-    for i in range(5):
-        cv2.imwrite(str(images / f"{i}.jpg"), np.zeros((30, 40, 3), np.uint8))
     write_mask(rng.random((30, 40)), str(masks / "0.png"), max_size=20)
     write_mask(rng.random((30, 40)), str(masks / "1.png"))
     cv2.imwrite(str(masks / "2.png"), (rng.random((30, 40)) > 0.5).astype(np.uint8) * 255, [cv2.IMWRITE_PNG_BILEVEL, 1])

@@ -15,6 +15,7 @@ from pretrain.data.masks import MaskFolder, load_mask, png_size, read_mask
 from pretrain.saliency.batch import write_mask
 from pretrain.utils.image_io import BadImageError, decode_raw_gray_png, encode_raw_gray_png
 from tests.conftest import shared_data, tiny_config
+from tests.data.conftest import mask_tree
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -24,12 +25,8 @@ def _png(array: np.ndarray) -> bytes:
 @pytest.fixture
 def folder(tmp_path):
     """Six 40x30 images; masks: 2 good, wrong size, truncated, zero-byte, destroyed pixels in a whole frame."""
-    images, masks = tmp_path / "images" / "a", tmp_path / "masks" / "a"
-    images.mkdir(parents=True)
-    masks.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    for i in range(6):
-        cv2.imwrite(str(images / f"{i}.jpg"), rng.integers(0, 255, (30, 40, 3), np.uint8))
+    _, masks = mask_tree(tmp_path, map(str, range(6)), rng)
     good = _png(np.full((30, 40), 255, np.uint8))
     (masks / "0.png").write_bytes(good)
     (masks / "1.png").write_bytes(good)
@@ -82,14 +79,11 @@ def test_png_size_reads_the_header(folder):
 def test_a_mask_bounded_to_its_longer_side_fits_and_reads_at_its_images_size(tmp_path):
     """tools/saliency.py --mask-size: the image's size scaled to the bound is accepted (and read back at the
     image's size, or as stored); any other size is still refused."""
-    images, masks = tmp_path / "images" / "a", tmp_path / "masks" / "a"
-    images.mkdir(parents=True)
-    masks.mkdir(parents=True)
     full = np.zeros((30, 40), np.uint8)
     full[5:25, 10:30] = 255
     sizes = {"0": (20, 15), "1": (40, 30), "2": (20, 10), "3": (50, 38), "4": (15, 20)}  # (w, h); 2-4 misfit
+    _, masks = mask_tree(tmp_path, sizes)
     for name, size in sizes.items():
-        cv2.imwrite(str(images / f"{name}.jpg"), np.zeros((30, 40, 3), np.uint8))
         (masks / f"{name}.png").write_bytes(_png(cv2.resize(full, size, interpolation=cv2.INTER_AREA)))
     folder = MaskFolder(str(tmp_path / "masks"), [f"a/{n}.jpg" for n in sizes], allow_missing=True)
     problems = folder.check(str(tmp_path / "images"), skip_bad=True)

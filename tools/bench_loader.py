@@ -19,11 +19,12 @@ saliency tool's function, their longer side bounded to --mask-size (0: the image
 output/bench_loader/<data>/masks_rbd[_<size>], and read from a mask pack (COPY_PASTE.MASK_PACK) built once
 beside them (--files: from their files). --batch defaults to 64, or less on a small set so that an epoch
 times at least 8 batches (the 100 VOC photos: 10). Backend "cpu" times the whole augmentation in the
-workers; "gpu" times the workers' half (uint8 crops, copy-paste included) and, separately, the
-batched photometric half on the training device (``device_images_per_s``: the GPU if there is one,
-else this process's CPU threads); "resident" (small sets) times whole batches augmented on that
-device. Each (backend, setting) runs --repeats passes, interleaved with the others, of whole epochs,
-as many as time at least --images images; best and median pass are reported. ``images/s`` is by the
+workers; "gpu" times the workers' half (uint8 crops and, for a sample to paste, its mask window) and,
+separately, the device half, copy-paste and colours (``device_images_per_s``: the GPU if there is
+one, else this process's CPU threads); "resident" (small sets) times whole batches augmented on that
+device. Each (backend, setting) runs --repeats passes of whole epochs, as many as time at least
+--images images, the settings' epochs in turn (a slow spell hits them alike); best and median pass
+are reported. ``images/s`` is by the
 clock, without each epoch's first --warmup batches (worker start-up); ``per core`` is every image of
 the epochs per CPU second of the loading processes (the workers' whole lives, or this process's one
 thread with --workers 0): on a shared machine it counts the cycles the loaders got. ``overhead`` is
@@ -99,7 +100,7 @@ def main() -> None:
     warmup = max(1, args.workers) if args.warmup is None else args.warmup
     if args.batch is None:
         args.batch = max(1, min(64, len(list_images(data)) // (warmup + TIMED_BATCHES)))
-    rows, configs, loaders = [], [], []
+    rows, configs, batches, loaders = [], [], [], []  # batches: the training batches; loaders: what is timed
     for backend in args.backends:
         for s in settings:
             opts = ["SOLVER.IMS_PER_BATCH", args.batch, "DATA.NUM_WORKERS", args.workers, "COPY_PASTE.TEXTURE_ROOT"]
@@ -107,7 +108,8 @@ def main() -> None:
             opts += ["INPUT.BACKEND", backend, *args.opts]
             opts += [x for key, value in s.items() for x in (f"COPY_PASTE.{key}", value)]
             configs.append(load_config("", [str(x) for x in opts]))
-            loaders.append(build_train_batches(configs[-1], build_train_dataset(configs[-1], data), device))
+            batches.append(build_train_batches(configs[-1], build_train_dataset(configs[-1], data), device)[0])
+            loaders.append((bench.worker_half(batches[-1]), batches[-1].sampler))
             rows.append(bench.Row(backend, s))
     loader = loaders[0][0]
     if len(loader) <= warmup:
@@ -126,14 +128,14 @@ def main() -> None:
         breakdowns = bench.stage_breakdowns(datasets, args.batch, args.breakdown_epochs)
         for (result, _), stages in zip(gpu, breakdowns, strict=True):
             result["breakdown_ms"] = stages
-    for result, cfg, (loader, _) in zip(results, configs, loaders, strict=True):
+    for result, cfg, finished, (loader, _) in zip(results, configs, batches, loaders, strict=True):
         result |= {"workers": args.workers, "batch": args.batch, "epochs": epochs, "timed_images": timed}
         result |= {"images": epochs * len(loader) * args.batch, "warmup": warmup}
         result |= {"data": data, "masks": masks, "mask_pack": pack, "device": str(device)}
         result["load_average"] = os.getloadavg()
         result["jpeg_decoder"] = "simplejpeg" if reduced_decode.simplejpeg else "PIL"
         if result["backend"] == "gpu":
-            result["device_images_per_s"] = bench.device_rate(cfg, loader, device)
+            result["device_images_per_s"] = bench.device_rate(finished, device)
         if args.train_iters:
             result["train_images_per_s"] = bench.train_rate(
                 lambda cfg=cfg: Trainer(_train_config(cfg, data), device), args.batch, args.train_iters, warmup, device
@@ -163,8 +165,8 @@ def _interval(mean_low_high: list[float]) -> str:
 
 def print_table(rows: list[dict], args: argparse.Namespace, epochs: int, timed: int) -> None:
     print(
-        f"\n{args.repeats} passes (interleaved) of {epochs} epochs, {timed} images timed after warm-up, "
-        f"{args.workers} workers, "
+        f"\n{args.repeats} passes of {epochs} epochs (the settings' epochs in turn), {timed} images timed after "
+        f"warm-up, {args.workers} workers, "
         f"batch {args.batch}, gpu backend's JPEGs decoded by {rows[0]['jpeg_decoder']}, masks read from "
         f"{'a mask pack' if rows[0]['mask_pack'] else 'their files'}; per core: images per CPU "
         "second of the loaders; load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -63,6 +63,18 @@ class GrayBackgrounds:
         return np.full((*shape, 3), background.level, dtype=np.uint8)
 
 
+GRAY_TILES = np.repeat(np.arange(256, dtype=np.uint8), 3).reshape(256, 1, 1, 3)  # one pixel per gray level
+GRAY_TILES.flags.writeable = False
+
+
+def background_tile(source: Backgrounds, background: Background, shape: tuple[int, int]) -> np.ndarray:
+    """A background as the batched executor takes it: a gray level as one (1, 1, 3) pixel (read-only) that it
+    broadcasts over the crop (no frame to fill and ship), any other background rendered at (h, w) ``shape``."""
+    if isinstance(background, GrayLevel):
+        return GRAY_TILES[background.level]
+    return source.render(background, shape)
+
+
 def cover_window(image_shape: tuple[int, ...], shape: tuple[int, int], rng: np.random.Generator) -> tuple:
     """((w, h) that covers (h, w) ``shape`` keeping the image's aspect, top, left of a random window)."""
     h, w = shape

@@ -7,7 +7,8 @@ of it). Each step takes per-sample parameters from the plans (:mod:`.plan`):
   (a mask rides along as a channel), sampled at pixel centres and clamped to the box as OpenCV
   and PIL resize a cropped region; a box larger than the output is sampled k times denser and
   averaged (PIL antialiases with a triangle filter instead);
-- :func:`composite`: copy-paste's alpha composite, the Gaussian blending with OpenCV's kernel;
+- :func:`composite`: copy-paste's alpha composite, the Gaussian blending with OpenCV's kernel, and
+  :func:`paste_rows`: the composite of a batch's pasted rows and what copy-paste did to each;
 - :class:`PhotometricAugmentation`: grayscale, ColorJitter (each sample's four operations in its
   own order), Gaussian blur (each sample's own sigma), flip and normalization.
 
@@ -24,6 +25,7 @@ import torch.nn.functional as F
 from fvcore.common.config import CfgNode
 from torchvision.transforms.v2 import functional as TF2
 
+from .copy_paste import Composite
 from .plan import BRIGHTNESS, CONTRAST, HUE, IDENTITY, SATURATION
 
 # PIL's convert("L") weights (ITU-R 601-2), which the reference's grayscale and enhancers use.
@@ -100,6 +102,35 @@ def composite(
     return (alpha * crops + (1.0 - alpha) * backgrounds).round_()
 
 
+def paste_rows(
+    crops: torch.Tensor,
+    rows: torch.Tensor,
+    foreground: torch.Tensor,
+    whole: torch.Tensor,
+    tiles: torch.Tensor,
+    blur: torch.Tensor,
+    sigma: float,
+) -> torch.Tensor:
+    """Copy-paste on the ``rows`` of float (n, 3, h, w) ``crops`` whose coin said paste and that have a mask,
+    in place; returns each row's :class:`Composite`.
+
+    Per row: ``foreground`` (m, 1, h, w) bool, its crop's foreground; ``whole``, whether its whole mask has
+    any; ``tiles`` (m, th, tw, 3) uint8, its background (:func:`.backgrounds.background_tile`: 1 x 1 for a
+    gray level, broadcast over the crop); ``blur``, whether it blends. A crop without foreground is left as
+    it is: CROP_WITHOUT_FOREGROUND where the mask has foreground elsewhere, EMPTY where it has none.
+    """
+    present = foreground.flatten(1).any(1).cpu()
+    missed = torch.where(whole.cpu(), Composite.CROP_WITHOUT_FOREGROUND, Composite.EMPTY)
+    status = torch.where(present, Composite.PASTED, missed)
+    keep = present.nonzero().flatten()
+    if len(keep):
+        at, keep = rows[keep].to(crops.device), keep.to(crops.device)
+        backgrounds = tiles[keep].to(crops.device).permute(0, 3, 1, 2).float().expand(-1, -1, *crops.shape[-2:])
+        blended = blur[keep].to(crops.device)
+        crops[at] = composite(crops[at], foreground[keep], backgrounds, blended, sigma)
+    return status
+
+
 def luma(x: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) in [0, 1] -> (N, 1, H, W) gray level."""
     w = torch.tensor(LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
@@ -142,21 +173,15 @@ JITTER = {BRIGHTNESS: adjust_brightness, CONTRAST: adjust_contrast, SATURATION: 
 
 
 class PhotometricAugmentation:
-    """Device half of the fast path: uint8 crops (N, H, W, 3) + parameters -> normalized float (N, 3, H, W).
-
-    Grayscale, ColorJitter (each sample's four operations in its own order), blur, flip, then
-    normalization, as in the reference path. Samples are grouped by (position, operation) on
-    the CPU, so nothing waits for the device.
+    """Grayscale, ColorJitter (each sample's four operations in its own order), blur, flip, then normalization,
+    as in the reference path, on float images in [0, 1] on the device. Samples are grouped by (position,
+    operation) on the CPU, so nothing waits for the device.
     """
 
     def __init__(self, cfg: CfgNode, device: torch.device):
         self.mean = torch.tensor(cfg.INPUT.MEAN, device=device).view(1, 3, 1, 1)
         self.std = torch.tensor(cfg.INPUT.STD, device=device).view(1, 3, 1, 1)
         self.device = device
-
-    def __call__(self, images: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
-        images = images.to(self.device, non_blocking=True)
-        return self.apply(images.permute(0, 3, 1, 2).float().div_(255.0), params)  # channels-last strides
 
     def apply(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
         """Float images (N, 3, H, W) in [0, 1] on the device, modified in place -> normalized."""

@@ -87,22 +87,28 @@ def background_mask(mask: np.ndarray, threshold: float, in_place: bool = False) 
     return np.logical_not(binarize(mask, threshold)).view(np.uint8)
 
 
+def mask_window(shape: tuple[int, ...], box: Box, image_size: tuple[int, int] | None = None) -> Box:
+    """The (top, left, height, width) of a mask of (h, w) ``shape`` that the image's crop ``box`` covers.
+
+    ``box`` is on the full-size image, of (w, h) ``image_size``; on a mask stored smaller than its image
+    (a bounded mask, see :mod:`pretrain.data.masks`) it is scaled to the mask, its edges rounded to the
+    mask's pixels (under half a stored pixel from the exact box).
+    """
+    i, j, h, w = box
+    if image_size is None or (shape[1], shape[0]) == tuple(image_size):
+        return box
+    sy, sx = shape[0] / image_size[1], shape[1] / image_size[0]
+    top, left = min(round(i * sy), shape[0] - 1), min(round(j * sx), shape[1] - 1)
+    return top, left, max(1, round((i + h) * sy) - top), max(1, round((j + w) * sx) - left)
+
+
 def crop_mask(
     mask: np.ndarray, box: Box, size: tuple[int, int], image_size: tuple[int, int] | None = None
 ) -> np.ndarray:
-    """The mask's (top, left, height, width) box resized to (h, w), as the image crop was.
-
-    ``box`` is on the full-size image, of (w, h) ``image_size``; a mask stored smaller than its
-    image (a bounded mask, see :mod:`pretrain.data.masks`) is cut at the box scaled to its size,
-    the edges rounded to its pixels (under half a stored pixel from the exact box). The mask is
-    only thresholded: OpenCV's bilinear resize, 5x faster than PIL's antialiased one.
-    """
+    """The mask's window under the image's crop ``box`` (:func:`mask_window`) resized to (h, w), as the image
+    crop was. The mask is only thresholded: OpenCV's bilinear resize, 5x faster than PIL's antialiased one."""
     mask = np.asarray(mask)
-    i, j, h, w = box
-    if image_size is not None and (mask.shape[1], mask.shape[0]) != tuple(image_size):
-        sy, sx = mask.shape[0] / image_size[1], mask.shape[1] / image_size[0]
-        top, left = min(round(i * sy), mask.shape[0] - 1), min(round(j * sx), mask.shape[1] - 1)
-        i, j, h, w = top, left, max(1, round((i + h) * sy) - top), max(1, round((j + w) * sx) - left)
+    i, j, h, w = mask_window(mask.shape, box, image_size)
     return cv2.resize(mask[i : i + h, j : j + w], (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
 
 
@@ -147,19 +153,12 @@ class CopyPaste:
         background = source.draw(rng, shape)
         return PastePlan(background, self.blend == "gaussian" or (self.blend == "mix" and rng.random() < 0.5))
 
-    def composite(
-        self, image: np.ndarray, background: np.ndarray, paste: PastePlan, source: Backgrounds, in_place: bool = False
-    ) -> np.ndarray:
-        """``image`` (h, w, 3) where ``background`` (:func:`background_mask`) is 0, the planned background
-        elsewhere (alpha-blended if planned).
-
-        Without blending the background is copied over the image's background pixels, into ``image`` itself
-        with ``in_place`` (a crop nobody else holds: no per-sample copy), else into a copy of it."""
+    def composite(self, image: np.ndarray, background: np.ndarray, paste: PastePlan, source: Backgrounds) -> np.ndarray:
+        """A copy of ``image`` (h, w, 3) where ``background`` (:func:`background_mask`) is 0, the planned background
+        elsewhere (alpha-blended if planned)."""
         bg = source.render(paste.background, background.shape)
         if not paste.blur:
-            writable = in_place and image.flags.writeable and image.flags.c_contiguous
-            out = image if writable else np.array(image, dtype=np.uint8, order="C")
-            return cv2.copyTo(bg, background, out)
+            return cv2.copyTo(bg, background, np.array(image, dtype=np.uint8, order="C"))
         foreground = (1 - background).astype(np.float32)
         alpha = cv2.GaussianBlur(foreground, (0, 0), self.blur_sigma)[..., None]
         out = alpha * image.astype(np.float32) + (1.0 - alpha) * bg.astype(np.float32)
@@ -173,18 +172,16 @@ class CopyPaste:
         paste: PastePlan,
         source: Backgrounds,
         image_size: tuple[int, int] | None = None,
-        in_place: bool = False,
     ) -> tuple[np.ndarray, Composite]:
         """Composite on the crop ``box`` of an image of (w, h) ``image_size`` whose mask is ``mask`` (None: it
-        has none), at the image's size or stored smaller (see :func:`crop_mask`); ``in_place``: see
-        :meth:`composite`."""
+        has none), at the image's size or stored smaller (see :func:`crop_mask`)."""
         if mask is None:
             return crop, Composite.MISSING
         background = background_mask(crop_mask(mask, box, crop.shape[:2], image_size), self.threshold, in_place=True)
         if cv2.countNonZero(background) == background.size:
             whole = binarize(np.max(mask), self.threshold)  # foreground somewhere: the largest value is
             return crop, Composite.CROP_WITHOUT_FOREGROUND if whole else Composite.EMPTY
-        return self.composite(crop, background, paste, source, in_place), Composite.PASTED
+        return self.composite(crop, background, paste, source), Composite.PASTED
 
     def __call__(
         self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, source: Backgrounds | None = None

@@ -78,25 +78,30 @@ class Photometric:
         """The factors with the identity where an operation is skipped (the batched executor skips those)."""
         return [IDENTITY[k] if f is None else f for k, f in enumerate(self.factors)]
 
-    def tensors(self) -> dict[str, torch.Tensor]:
-        """The parameters as tensors (the batched executor's input; collated by the DataLoader)."""
-        return _tensors([self], ())
+
+def photometric_columns(plans: Sequence[Photometric]) -> tuple[np.ndarray, np.ndarray]:
+    """Many samples' parameters as two arrays (what a worker ships: two tensors, not five): int64 (n, 6) of
+    grayscale, flip and the jitter's order, float32 (n, 5) of the factors (:meth:`Photometric.identity_factors`)
+    and the blur's sigma. Built through NumPy: torch.tensor on Python lists costs several times more."""
+    ints = np.array([(p.gray, p.flip, *p.order) for p in plans], np.int64).reshape(-1, 6)
+    floats = np.array([(*p.identity_factors(), p.blur) for p in plans], np.float32).reshape(-1, 5)
+    return ints, floats
+
+
+def photometric_params(ints: torch.Tensor, floats: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The batched executor's parameters from :func:`photometric_columns` as tensors."""
+    return {
+        "gray": ints[:, 0].bool(),
+        "flip": ints[:, 1].bool(),
+        "order": ints[:, 2:6],
+        "factors": floats[:, :4],
+        "blur": floats[:, 4],
+    }
 
 
 def photometric_batch(plans: Sequence[Photometric]) -> dict[str, torch.Tensor]:
-    """:meth:`Photometric.tensors` of many samples, stacked (what a DataLoader collates)."""
-    return _tensors(plans, (-1,))
-
-
-def _tensors(plans: Sequence[Photometric], shape: tuple[int, ...]) -> dict[str, torch.Tensor]:
-    """Tensors through NumPy (torch.tensor on Python lists costs several times more per sample)."""
-    return {
-        "gray": torch.from_numpy(np.array([p.gray for p in plans]).reshape(shape)),
-        "order": torch.from_numpy(np.array([p.order for p in plans], np.int64).reshape(*shape, 4)),
-        "factors": torch.from_numpy(np.array([p.identity_factors() for p in plans], np.float32).reshape(*shape, 4)),
-        "flip": torch.from_numpy(np.array([p.flip for p in plans]).reshape(shape)),
-        "blur": torch.from_numpy(np.array([p.blur for p in plans], np.float32).reshape(shape)),
-    }
+    """The batched executor's parameters of many samples."""
+    return photometric_params(*(torch.from_numpy(a) for a in photometric_columns(plans)))
 
 
 @dataclass(frozen=True)

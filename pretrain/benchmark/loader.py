@@ -6,7 +6,7 @@ without copy-paste, measured side by side, and where the time of the fast path's
   is the rate per loading core: on a shared machine it counts the cycles the loaders got, not the
   ones other jobs took, so it stays comparable where wall-clock rates do not.
 - :func:`stage_breakdowns`: the gpu backend's worker half on one core, stage by stage (header and plan,
-  JPEG decode, crop, mask read, mask crop and composite, collate), with dilo's own stage functions.
+  JPEG decode, crop, the mask window of a sample to paste, collate), with dilo's own stage functions.
 - :func:`instance_layout`: a flat folder of photos as an ImageNet-layout folder (one class of links).
 """
 
@@ -19,12 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
-from torch.utils.data import DataLoader, default_collate
+from torch.utils.data import DataLoader
 
-from pretrain.augment.batched import PhotometricAugmentation
 from pretrain.augment.copy_paste import Composite
-from pretrain.data.image_folder import FastInstanceFolder
+from pretrain.data.fast_path import FastInstanceFolder, FastPathLoader, collate_fast, to_paste
 from pretrain.data.reduced_decode import decode_rgb, draft_scale, open_encoded, resize_box
+from pretrain.data.resident import ResidentLoader
 from pretrain.data.sampler import EpochSampler
 from pretrain.utils.image_io import list_images
 from pretrain.utils.stats import mean_interval
@@ -36,7 +36,7 @@ OVERHEADS = {  # rate -> the overhead computed from it
     "per_core_images_per_s": "overhead_per_core",
     "median_per_core_images_per_s": "overhead_median_per_core",
 }
-STAGES = ("header+plan", "decode", "crop", "mask read", "mask crop+composite", "item", "collate")
+STAGES = ("header+plan", "decode", "crop", "mask window", "item", "collate")
 
 
 def parse_setting(text: str) -> dict[str, str]:
@@ -90,33 +90,69 @@ class Pass:
     pasted: float
 
 
-def timed_pass(loader: DataLoader, sampler: EpochSampler, epoch: int, warmup: int, epochs: int = 1) -> Pass:
-    """``epochs`` whole epochs from epoch ``epoch`` on (a small set: a pass long enough to average out this
-    machine's spells).
+@dataclass
+class EpochTime:
+    """One epoch of a loader: the images after its warm-up and their wall-clock seconds, all its images and
+    the CPU seconds the loaders spent on them, and how many were pasted."""
 
-    Wall-clock: the batches after each epoch's first ``warmup`` (worker start-up). CPU: every batch of the
-    epoch against the CPU the loaders spent on it, read once the last batch is in: this thread's, or the
-    workers' whole lives (timing only after warm-up would miss the batches the workers had prefetched and
-    count images they made before, inflating the per-core rate).
+    timed: int
+    seconds: float
+    images: int
+    cpu_seconds: float
+    pasted: int
+
+
+def timed_epoch(loader: DataLoader, sampler: EpochSampler, epoch: int, warmup: int) -> EpochTime:
+    """Epoch ``epoch`` of ``loader``, the same images and crops for every setting.
+
+    Wall-clock: the batches after the first ``warmup`` (worker start-up). CPU: every batch against the CPU
+    the loaders spent on it, read once the last batch is in: this thread's, or the workers' whole lives
+    (timing only after warm-up would miss the batches the workers had prefetched and count images they
+    made before, inflating the per-core rate).
     """
     if len(loader) <= warmup:
         raise ValueError(f"an epoch of {len(loader)} batches leaves none to time after {warmup} warm-up batches")
     in_process = loader.num_workers == 0
-    pasted, seconds, cpu_seconds = 0, 0.0, 0.0
-    for e in range(epoch, epoch + epochs):
-        sampler.set_epoch(e)
-        loader.dataset.set_epoch(e)  # the same images and crops for every setting of a repeat
-        cpu0 = time.thread_time() if in_process else 0.0  # forked workers start at 0
-        it = iter(loader)
-        for k in range(len(loader)):
-            if k == warmup:
-                tic = time.perf_counter()
-            pasted += int(next(it)["pasted"].sum())
-        seconds += time.perf_counter() - tic
-        cpu_seconds += time.thread_time() - cpu0 if in_process else children_cpu_seconds()
-        del it  # stops the workers
-    timed, images = (len(loader) - warmup) * epochs * loader.batch_size, len(loader) * epochs * loader.batch_size
-    return Pass(timed / seconds, images / max(cpu_seconds, 1e-9), pasted / images)
+    sampler.set_epoch(epoch)
+    loader.dataset.set_epoch(epoch)
+    cpu0 = time.thread_time() if in_process else 0.0  # forked workers start at 0
+    it, pasted = iter(loader), 0
+    for k in range(len(loader)):
+        if k == warmup:
+            tic = time.perf_counter()
+        pasted += _pasted(next(it))
+    seconds = time.perf_counter() - tic
+    cpu_seconds = time.thread_time() - cpu0 if in_process else children_cpu_seconds()
+    del it  # stops the workers
+    return EpochTime(
+        (len(loader) - warmup) * loader.batch_size, seconds, len(loader) * loader.batch_size, cpu_seconds, pasted
+    )
+
+
+def _pasted(batch: dict) -> int:
+    """The samples a batch pasted (the fast path's workers: is to paste)."""
+    return to_paste(batch) if "meta" in batch else int(batch["pasted"].sum())
+
+
+def pass_of(epochs: Sequence[EpochTime]) -> Pass:
+    """A pass made of ``epochs``: their images over their seconds, wall-clock and CPU."""
+    images = sum(e.images for e in epochs)
+    return Pass(
+        sum(e.timed for e in epochs) / sum(e.seconds for e in epochs),
+        images / max(sum(e.cpu_seconds for e in epochs), 1e-9),
+        sum(e.pasted for e in epochs) / images,
+    )
+
+
+def timed_pass(loader: DataLoader, sampler: EpochSampler, epoch: int, warmup: int, epochs: int = 1) -> Pass:
+    """``epochs`` whole epochs from epoch ``epoch`` on (:func:`timed_epoch`; a small set: a pass long enough to
+    average out this machine's spells)."""
+    return pass_of([timed_epoch(loader, sampler, e, warmup) for e in range(epoch, epoch + epochs)])
+
+
+def worker_half(loader: DataLoader | FastPathLoader | ResidentLoader) -> DataLoader | ResidentLoader:
+    """What a pass times: the fast path's workers (its device half is :func:`device_rate`), any other loader whole."""
+    return loader.loader if isinstance(loader, FastPathLoader) else loader
 
 
 def epochs_per_pass(loader: DataLoader, warmup: int, images: int) -> int:
@@ -155,11 +191,16 @@ class Row:
 def interleaved(
     loaders: Sequence[tuple[DataLoader, EpochSampler]], rows: Sequence[Row], repeats: int, warmup: int, epochs: int
 ) -> None:
-    """``repeats`` passes of ``epochs`` epochs of every loader, A B C A B C ...: a slow spell of a shared machine
-    hits every row alike, and every row's pass r goes through the same epochs (images and crops)."""
+    """``repeats`` passes of ``epochs`` epochs of every loader, their epochs in turn (epoch e of A, of B, of C,
+    then epoch e + 1 of each): a slow spell of a shared machine, seconds long, hits every row's pass alike,
+    and pass r of every row goes through the same epochs (images and crops)."""
     for r in range(repeats):
-        for (loader, sampler), row in zip(loaders, rows, strict=True):
-            row.passes.append(timed_pass(loader, sampler, r * epochs, warmup, epochs))
+        parts: list[list[EpochTime]] = [[] for _ in rows]
+        for epoch in range(r * epochs, (r + 1) * epochs):
+            for (loader, sampler), part in zip(loaders, parts, strict=True):
+                part.append(timed_epoch(loader, sampler, epoch, warmup))
+        for row, part in zip(rows, parts, strict=True):
+            row.passes.append(pass_of(part))
 
 
 def add_overheads(rows: list[dict]) -> None:
@@ -195,7 +236,7 @@ def stage_breakdowns(datasets: Sequence[FastInstanceFolder], batch: int, epochs:
 
 
 def _breakdown_epoch(dataset: FastInstanceFolder, batch: int, spent: dict[str, float]) -> tuple[int, int]:
-    """One epoch of ``dataset`` stage by stage, its CPU seconds added to ``spent``; (images, pasted)."""
+    """One epoch of ``dataset`` stage by stage, its CPU seconds added to ``spent``; (images, to paste)."""
     clock = time.thread_time
     size = dataset.planner.size
     items, pasted = [], 0
@@ -209,41 +250,34 @@ def _breakdown_epoch(dataset: FastInstanceFolder, batch: int, spent: dict[str, f
         t2 = clock()
         crop = resize_box(rgb, plan.box, scale, size)
         t3 = t4 = clock()
-        status = plan.coin
-        if plan.paste is not None:
-            mask = dataset.masks.load(i, full_size, stored=True)
+        job = (plan.coin, None)
+        if plan.paste is not None:  # (the call alone would count as copy-paste's time at p 0)
+            job = dataset.paste_job(i, plan, full_size)
             t4 = clock()
-            cp = dataset.copy_paste
-            crop, status = cp.paste_crop(
-                crop, mask, plan.box, plan.paste, dataset.planner.backgrounds, full_size, in_place=True
-            )
+        items.append(dataset.sample(crop, plan, i, "", job))
         t5 = clock()
-        item = dataset._record([torch.from_numpy(crop)], i, "", [status])
-        item["photometric"] = plan.photometric.tensors()
-        items.append(item)
-        t6 = clock()
-        for stage, seconds in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, 0.0), strict=True):
+        for stage, seconds in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, 0.0), strict=True):
             spent[stage] += seconds
-        pasted += status == Composite.PASTED
+        pasted += job[0] == Composite.PASTED
     t0 = clock()
     for k in range(0, len(items) - batch + 1, batch):
-        default_collate(items[k : k + batch])
+        collate_fast(items[k : k + batch])
     spent["collate"] += (clock() - t0) * len(items) / max(1, len(items) // batch * batch)
     return len(items), pasted
 
 
-def device_rate(cfg, loader: DataLoader, device: torch.device, batches: int = 5) -> float:
-    """Images/s of the fast path's photometric half on ``device``, on real crops of ``loader``."""
-    augment = PhotometricAugmentation(cfg, device)
-    batch = next(iter(loader))
-    augment(batch["image"], batch["photometric"])  # warm-up (CUDA context, allocator)
-    images = batch["image"].to(device)
+def device_rate(loader: FastPathLoader, device: torch.device, batches: int = 5) -> float:
+    """Images/s of the fast path's device half (copy-paste, photometric) on ``device``, on real batches of
+    ``loader``'s workers."""
+    batch = next(iter(loader.loader))
+    loader.finish(batch)  # warm-up (CUDA context, allocator)
+    batch["image"] = batch["image"].to(device)
     synchronize(device)
     tic = time.perf_counter()
     for _ in range(batches):
-        augment(images, batch["photometric"])
+        loader.finish(batch)
     synchronize(device)
-    return batches * len(images) / (time.perf_counter() - tic)
+    return batches * len(batch["image"]) / (time.perf_counter() - tic)
 
 
 def train_rate(trainer_factory: Callable[[], object], batch: int, iters: int, warmup: int, device) -> float:

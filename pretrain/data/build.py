@@ -17,7 +17,8 @@ from pretrain.utils import comm
 from pretrain.utils.image_io import list_images, load_rgb
 
 from .embedded import EmbeddedSpec, ensure_embedded
-from .image_folder import FastInstanceFolder, InstanceFolder
+from .fast_path import FastInstanceFolder, FastPathLoader, collate_fast
+from .image_folder import InstanceFolder
 from .resident import ResidentLoader
 from .sampler import EpochSampler
 
@@ -72,19 +73,23 @@ def build_train_loader(cfg: CfgNode, dataset: Dataset) -> tuple[DataLoader, Epoc
         pin_memory=torch.cuda.is_available(),
         drop_last=True,
         persistent_workers=False,  # workers must see dataset.set_epoch() of each new epoch
+        collate_fn=collate_fast if isinstance(dataset, FastInstanceFolder) else None,
     )
     return loader, sampler
 
 
 def build_train_batches(
     cfg: CfgNode, dataset: InstanceFolder, device: torch.device
-) -> tuple[DataLoader | ResidentLoader, EpochSampler]:
+) -> tuple[DataLoader | FastPathLoader | ResidentLoader, EpochSampler]:
     """The pretraining batches of INPUT.BACKEND.
 
     "cpu": DataLoader workers augment with PIL (the reference executor); "gpu": workers crop
-    (:mod:`.reduced_decode`) and paste, ``device`` colors (the batched executor); "resident": the
+    (:mod:`.fast_path`), ``device`` pastes and colors (the batched executor); "resident": the
     decoded set lives on ``device``, where the batched executor does everything (:mod:`.resident`).
     """
+    if cfg.INPUT.BACKEND == "gpu":
+        loader, sampler = build_train_loader(cfg, dataset)
+        return FastPathLoader(cfg, loader, device), sampler
     if cfg.INPUT.BACKEND != "resident":
         return build_train_loader(cfg, dataset)
     sampler = build_train_sampler(cfg, len(dataset))

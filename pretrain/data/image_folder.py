@@ -8,13 +8,11 @@ are reproducible across ``num_workers`` settings and a resumed run replays the e
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
-import torch
 from fvcore.common.config import CfgNode
 from PIL import Image
 
@@ -27,7 +25,6 @@ from pretrain.utils.seed import derive_seed
 
 from .labeled import LabeledImages, find_images
 from .masks import MaskFolder
-from .reduced_decode import read_crop
 
 T = TypeVar("T")
 
@@ -182,35 +179,3 @@ class InstanceFolder(LabeledImages):
             "bad": bad,
             **{key: sum(int(status == counted) for status in statuses) for key, counted in COUNTED.items()},
         }
-
-
-class FastInstanceFolder(InstanceFolder):
-    """The instances of the fast path (INPUT.BACKEND "gpu"): the workers' half of the plan.
-
-    Each sample is a uint8 crop ``image`` (h, w, 3) read by reduced-size decoding
-    (:mod:`.reduced_decode`), copy-paste already composited by the reference's numpy composite,
-    plus its ``photometric`` parameters for the batched executor on the device. The plan is drawn
-    from the file's header, so loading, skipping of unreadable files and planning happen together.
-    """
-
-    def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
-        return [self._fast_sample(*read, i, bad) for read, i, bad in self.resolve(indices, self._read_crop)]
-
-    def _read_crop(self, index: int) -> tuple[np.ndarray, SamplePlan, tuple[int, int]]:
-        assert self.planner is not None
-        return read_crop(self.path(index), functools.partial(self.plan, index), self.planner.size)
-
-    def _fast_sample(
-        self, crop: np.ndarray, plan: SamplePlan, size: tuple[int, int], i: int, bad: str
-    ) -> dict[str, Any]:
-        assert self.planner is not None
-        status = plan.coin
-        if plan.paste is not None:
-            assert self.copy_paste is not None and self.planner.backgrounds is not None
-            mask = self._mask(i, size, stored=True)
-            crop, status = self.copy_paste.paste_crop(
-                crop, mask, plan.box, plan.paste, self.planner.backgrounds, size, in_place=True
-            )
-        item = self._record([torch.from_numpy(crop)], i, bad, [status])
-        item["photometric"] = plan.photometric.tensors()
-        return item

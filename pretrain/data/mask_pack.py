@@ -7,8 +7,10 @@ the kernel shares between the workers, with no file opened per sample.
 
 The pack is a cache of the mask files, which stay the source of truth: ``pixels.u8`` holds every
 mask's pixels as stored (a bounded mask stays bounded, see :mod:`.masks`) in the data set's order,
-``index.npy`` each mask's (offset, height, width) (height 0: no mask), and ``stamp.json`` a
-fingerprint of the mask files' paths, sizes and modification times. A pack whose stamp does not
+``index.npy`` each mask's (offset, height, width, largest value) (height 0: no mask; the largest
+value tells the fast path whether a mask has foreground without reading its pixels), and
+``stamp.json`` a fingerprint of the pack's format and the mask files' paths, sizes and modification
+times. A pack whose stamp does not
 match the files is rebuilt (by rank 0) or not used; the stamp is written last and removed first, so
 an interrupted build is never taken for a whole one. ImageNet's 1.28 M masks bounded to 128 px:
 about 15 GB, as their uncompressed PNG files.
@@ -31,13 +33,15 @@ from tqdm import tqdm
 from pretrain.utils.atomic import atomic_open, write_json
 
 PIXELS, INDEX, STAMP = "pixels.u8", "index.npy", "stamp.json"
+FORMAT = 2  # 2: the index holds each mask's largest value; a pack of another format is rebuilt
 
 logger = logging.getLogger("pretrain")
 
 
 def fingerprint(root: str, paths: Sequence[str], present: Sequence[bool]) -> str:
-    """SHA-256 of the masks' paths (relative to ``root``), sizes and modification times; absent ones as such."""
-    digest = hashlib.sha256()
+    """SHA-256 of the pack's format and the masks' paths (relative to ``root``), sizes and modification times;
+    absent ones as such."""
+    digest = hashlib.sha256(f"dilo mask pack {FORMAT}\n".encode())
     for path, ok in zip(paths, present, strict=True):
         stat = os.stat(path) if ok else None
         stamp = f"{stat.st_size} {stat.st_mtime_ns}" if stat else "-"
@@ -61,14 +65,14 @@ def build_pack(
     os.makedirs(folder, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         os.remove(os.path.join(folder, STAMP))  # from here on the folder holds no whole pack
-    index = np.zeros((count, 3), np.int64)
+    index = np.zeros((count, 4), np.int64)
     offset, tic = 0, time.perf_counter()
     with atomic_open(os.path.join(folder, PIXELS)) as f:
         for i in tqdm(range(count), desc="mask pack", unit="mask", disable=not progress):
             mask = read(i)
             if mask is not None:
                 f.write(np.ascontiguousarray(mask, np.uint8).tobytes())
-                index[i] = offset, *mask.shape
+                index[i] = offset, *mask.shape, mask.max(initial=0)
                 offset += mask.size
     with atomic_open(os.path.join(folder, INDEX)) as f:
         np.save(f, index)
@@ -91,13 +95,21 @@ class MaskPack:
         """Mask ``i`` as stored (a read-only view), or None where the pack holds none."""
         if self._index is None:
             self._open()
-        offset, h, w = self._index[i].tolist()
+        offset, h, w, _ = self._index[i].tolist()
         return self._pixels[offset : offset + h * w].reshape(h, w) if h else None
+
+    def peak(self, i: int) -> int:
+        """Mask ``i``'s largest value, from the index (0 where the pack holds no mask)."""
+        if self._index is None:
+            self._open()
+        return int(self._index[i, 3])
 
     def _open(self) -> None:
         """Map the pixels and load the index, checked once: every mask must lie within the file."""
         index = np.load(os.path.join(self.folder, INDEX))
         pixels = _map(os.path.join(self.folder, PIXELS))
+        if index.ndim != 2 or index.shape[1] != 4:
+            raise ValueError(f"mask pack {self.folder!r} has an index of shape {index.shape}: delete it to rebuild it")
         if len(index) and int((index[:, 0] + index[:, 1] * index[:, 2]).max()) > len(pixels):
             raise ValueError(f"mask pack {self.folder!r} is shorter than its index: delete it to rebuild it")
         self._index, self._pixels = index, pixels

@@ -22,7 +22,8 @@ import torch
 from fvcore.common.config import CfgNode
 from tqdm import tqdm
 
-from pretrain.augment.batched import PhotometricAugmentation, composite, crop_batch
+from pretrain.augment.backgrounds import background_tile
+from pretrain.augment.batched import PhotometricAugmentation, crop_batch, paste_rows
 from pretrain.augment.copy_paste import COUNTED, Composite, binarize
 from pretrain.augment.plan import SamplePlan, photometric_batch
 from pretrain.utils.image_io import BadImageError
@@ -138,19 +139,19 @@ class ResidentLoader:
             return status
         drawn = status == Composite.PASTED
         status[drawn & ~self.has_mask[index]] = Composite.MISSING
-        foreground = binarize(crops[:, 3:], cp.threshold)
-        present = foreground.flatten(1).any(1).cpu()
-        candidates = drawn & self.has_mask[index]
-        status[candidates & ~present & self.has_foreground[index]] = Composite.CROP_WITHOUT_FOREGROUND
-        status[candidates & ~present & ~self.has_foreground[index]] = Composite.EMPTY
-        pasted = (candidates & present).nonzero().flatten().tolist()
-        if not pasted:
+        rows = (drawn & self.has_mask[index]).nonzero().flatten()
+        if not len(rows):
             return status
         assert backgrounds is not None
-        shape = self.planner.size
-        bg = np.stack([backgrounds.render(plans[p].paste.background, shape) for p in pasted])  # type: ignore[union-attr]
-        blur = torch.tensor([plans[p].paste.blur for p in pasted], device=self.device)  # type: ignore[union-attr]
-        rows = torch.tensor(pasted, device=self.device)
-        bg_t = torch.from_numpy(bg).to(self.device).permute(0, 3, 1, 2).float()
-        crops[rows, :3] = composite(crops[rows, :3], foreground[rows], bg_t, blur, cp.blur_sigma)
+        pastes = [plans[r].paste for r in rows.tolist()]
+        tiles = [background_tile(backgrounds, p.background, self.planner.size) for p in pastes]  # type: ignore[union-attr]
+        status[rows] = paste_rows(
+            crops[:, :3],
+            rows,
+            binarize(crops[rows.to(self.device), 3:], cp.threshold),
+            self.has_foreground[index][rows],
+            torch.from_numpy(np.stack(tiles)),
+            torch.tensor([p.blur for p in pastes]),  # type: ignore[union-attr]
+            cp.blur_sigma,
+        )
         return status

@@ -19,7 +19,6 @@ from fvcore.common.config import CfgNode
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from pretrain.augment.batched import PhotometricAugmentation
 from pretrain.augment.copy_paste import COUNTED
 from pretrain.data import build_eval_dataset, build_eval_loader, build_train_batches, build_train_dataset, dataset_roots
 from pretrain.models import build_model
@@ -52,8 +51,6 @@ class Trainer:
         self.train_set = build_train_dataset(cfg, train_root)
         self.val_set = build_eval_dataset(cfg, val_root) if val_root else None
         self.loader, self.sampler = build_train_batches(cfg, self.train_set, device)
-        # The fast data path hands over uint8 crops: their photometric augmentations run here, batched.
-        self.photometric = PhotometricAugmentation(cfg, device) if cfg.INPUT.BACKEND == "gpu" else None
 
         self.memory_format = torch.channels_last if cfg.MODEL.CHANNELS_LAST else torch.contiguous_format
         self.model = build_model(cfg).to(device, memory_format=self.memory_format)
@@ -78,7 +75,7 @@ class Trainer:
     def run_step(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
         """One SGD step of the method; returns the (detached) loss."""
         keys = ["image", *(f"image{v}" for v in range(1, self.criterion.views))]
-        views = [self._on_device(batch[key], batch) for key in keys]
+        views = [self._on_device(batch[key]) for key in keys]
         indices = batch["index"].to(self.device, non_blocking=True)
         loss = self.criterion.step_loss(self.ddp_model, self.model, views, indices, step, self._autocast)
         self.optimizer.zero_grad(set_to_none=True)
@@ -87,9 +84,7 @@ class Trainer:
         self.scaler.update()
         return loss.detach()
 
-    def _on_device(self, images: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        if self.photometric is not None:
-            images = self.photometric(images, batch["photometric"])
+    def _on_device(self, images: torch.Tensor) -> torch.Tensor:
         return images.to(self.device, non_blocking=True, memory_format=self.memory_format)
 
     def _autocast(self) -> AbstractContextManager:

@@ -7,7 +7,7 @@ from torchvision import transforms as T
 
 from pretrain.augment import Composite, CopyPaste, Planner
 from pretrain.augment.batched import PhotometricAugmentation
-from pretrain.augment.plan import Photometric
+from pretrain.augment.plan import Photometric, photometric_batch
 from pretrain.augment.reference import ReferenceAugmentation, photometric
 from pretrain.config import load_config
 from pretrain.utils.seed import derive_seed
@@ -56,8 +56,8 @@ def test_the_batched_blur_matches_the_reference_within_rounding():
     pairs = zip(images, plans, strict=True)
     expected = torch.stack([T.functional.pil_to_tensor(photometric(im, p)) for im, p in pairs])
     crops = torch.stack([torch.from_numpy(np.array(im)) for im in images])
-    params = {k: torch.stack([p.tensors()[k] for p in plans]) for k in plans[0].tensors()}
-    out = PhotometricAugmentation(cfg, torch.device("cpu"))(crops, params)
+    params = photometric_batch(plans)
+    out = PhotometricAugmentation(cfg, torch.device("cpu")).apply(crops.permute(0, 3, 1, 2).float() / 255, params)
     pixels = (out * torch.tensor(cfg.INPUT.STD).view(3, 1, 1) + torch.tensor(cfg.INPUT.MEAN).view(3, 1, 1)) * 255
     assert (pixels - expected.float()).abs().max() <= 0.5 + 1e-3  # the reference rounds to uint8 levels
     assert torch.equal(expected[-1], T.functional.pil_to_tensor(images[-1]))  # sigma 0: no blur

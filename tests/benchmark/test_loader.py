@@ -5,6 +5,7 @@ import os
 import cv2
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from pretrain.benchmark import loader as bench
@@ -51,7 +52,9 @@ def test_timed_passes_count_the_loaders_cpu(voc, workers):
     """Images per CPU second of the loading thread (in this process) or of the worker processes: positive,
     and not below the wall-clock rate by more than the workers' count allows."""
     cfg, ds = _fast(voc, "1.0", workers)
-    loader, sampler = build_train_batches(cfg, ds, None)
+    batches, sampler = build_train_batches(cfg, ds, None)
+    loader = bench.worker_half(batches)
+    assert loader is batches.loader and loader.num_workers == workers  # the workers, not the device half
     result = bench.timed_pass(loader, sampler, 0, 0)
     assert result.pasted == 1.0 and result.images_per_s > 0
     tick = 1 / os.sysconf("SC_CLK_TCK")  # worker CPU time is counted in clock ticks: allow two
@@ -63,12 +66,22 @@ def test_a_pass_of_several_epochs_times_each_after_its_warm_up(voc):
     """8 photos in batches of 4, one warm-up batch per epoch: 5 timed batches take 5 epochs, every image
     pasted; an epoch with nothing after its warm-up is refused."""
     cfg, ds = _fast(voc, "1.0")
-    loader, sampler = build_train_batches(cfg, ds, None)
+    batches, sampler = build_train_batches(cfg, ds, None)
+    loader = bench.worker_half(batches)
     assert bench.epochs_per_pass(loader, 1, 20) == 5 and bench.epochs_per_pass(loader, 1, 21) == 6
     result = bench.timed_pass(loader, sampler, 3, 1, epochs=5)
     assert result.pasted == 1.0 and ds.epoch == 7
     with pytest.raises(ValueError, match="leaves none to time after 2 warm-up batches"):
         bench.timed_pass(loader, sampler, 0, 2)
+
+
+def test_the_device_half_is_timed_on_the_workers_batches(voc):
+    """The device half (copy-paste, colours) of pasted samples on the CPU: a rate, and the counts settled."""
+    cfg, ds = _fast(voc, "1.0")
+    batches, _ = build_train_batches(cfg, ds, torch.device("cpu"))
+    assert bench.device_rate(batches, torch.device("cpu"), batches=2) > 0
+    batch = next(iter(batches))
+    assert batch["image"].dtype == torch.float32 and int(batch["pasted"].sum()) == 4
 
 
 def test_overheads_by_best_and_median_pass():
@@ -90,7 +103,7 @@ def test_overheads_by_best_and_median_pass():
 
 
 def test_the_stage_breakdown_times_the_worker_half(voc):
-    """Every stage of a pasted sample is timed, the stages add up, and nothing of copy-paste runs at p 0."""
+    """Every stage of a sample to paste is timed, the stages add up, and nothing of copy-paste runs at p 0."""
     _, pasted = _fast(voc, "1.0")
     (stages,) = bench.stage_breakdowns([pasted], batch=4)
     assert stages["pasted"] == 1.0
@@ -98,7 +111,7 @@ def test_the_stage_breakdown_times_the_worker_half(voc):
     assert stages["total"] == pytest.approx(sum(stages[s] for s in bench.STAGES))
     _, plain = _fast(voc, "0.0")
     (stages,) = bench.stage_breakdowns([plain], batch=4)
-    assert stages["pasted"] == 0 and stages["mask read"] == 0 and stages["mask crop+composite"] < 0.05
+    assert stages["pasted"] == 0 and stages["mask window"] == 0
 
 
 def test_breakdowns_of_several_settings_take_their_epochs_in_turn(voc, monkeypatch):
@@ -111,3 +124,18 @@ def test_breakdowns_of_several_settings_take_their_epochs_in_turn(voc, monkeypat
     stages = bench.stage_breakdowns([plain, pasted], batch=4, epochs=2)
     assert order == [(0, "p0"), (0, "p1"), (1, "p0"), (1, "p1")]
     assert [s["pasted"] for s in stages] == [0.0, 1.0]
+
+
+def test_passes_take_the_settings_epochs_in_turn(voc, monkeypatch):
+    """Two passes of two epochs, p 0 and p 1: epoch 0 of each, epoch 1 of each, ... and pass r of both goes through
+    epochs 2r and 2r + 1."""
+    loaders, rows, order = [], [], []
+    for prob in ("0.0", "1.0"):
+        cfg, ds = _fast(voc, prob)
+        batches, sampler = build_train_batches(cfg, ds, None)
+        monkeypatch.setattr(ds, "set_epoch", lambda e, prob=prob: order.append((e, prob)))
+        loaders.append((bench.worker_half(batches), sampler))
+        rows.append(bench.Row("gpu", bench.parse_setting(prob)))
+    bench.interleaved(loaders, rows, repeats=2, warmup=1, epochs=2)
+    assert order == [(e, p) for e in range(4) for p in ("0.0", "1.0")]
+    assert [len(r.passes) for r in rows] == [2, 2] and [p.pasted for p in rows[1].passes] == [1.0, 1.0]

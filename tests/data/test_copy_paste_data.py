@@ -11,6 +11,7 @@ from torch.utils.data import default_collate
 from pretrain.augment.copy_paste import binarize, crop_mask
 from pretrain.config import load_config
 from pretrain.data import build_train_batches, build_train_dataset, dataset_roots
+from pretrain.data.fast_path import collate_fast
 from tests.conftest import tiny_config
 
 
@@ -106,18 +107,24 @@ def test_a_crop_that_misses_the_object_is_not_an_empty_mask(tmp_path, backend):
         (tmp_path / "masks" / "a" / f"{name}.png").write_bytes(_png(mask))
     opts = ["COPY_PASTE.PROB", "1.0", "COPY_PASTE.MASK_ROOT", str(tmp_path / "masks"), "INPUT.SIZE", "16"]
     opts += ["INPUT.CROP_SCALE", "(0.1, 0.3)", "INPUT.BACKEND", backend, "SOLVER.IMS_PER_BATCH", "2"]
+    opts += ["DATA.NUM_WORKERS", "0"]  # the batches are made here
     cfg = load_config("", opts)
     ds = build_train_dataset(cfg, str(tmp_path / "images"))
-    loader = build_train_batches(cfg, ds, torch.device("cpu"))[0] if backend == "resident" else None
+    loader = build_train_batches(cfg, ds, torch.device("cpu"))[0]
     missed = []
     for epoch in range(16):
         ds.set_epoch(epoch)
-        batch = loader.batch(torch.arange(2)) if loader else default_collate([ds[0], ds[1]])
+        if backend == "resident":
+            batch = loader.batch(torch.arange(2))
+        elif backend == "gpu":
+            batch = loader.finish(collate_fast([ds[0], ds[1]]))
+        else:
+            batch = default_collate([ds[0], ds[1]])
         flags = {key: batch[key].tolist() for key in ("pasted", "empty_mask", "crop_without_foreground")}
         assert [flags[key][0] for key in flags] == [0, 1, 0]  # blank: an empty mask
         assert flags["empty_mask"][1] == 0 and flags["pasted"][1] + flags["crop_without_foreground"][1] == 1
         missed.append(flags["crop_without_foreground"][1])
-        if backend != "resident":  # the reference's mask crop decides
+        if backend != "resident":  # the reference's mask crop decides (the fast path's resize agrees here)
             box = ds.plan(1, (64, 64)).box
             assert missed[-1] == int(not binarize(crop_mask(mask, box, (16, 16)), 0.5).any()), (epoch, box)
     assert 0 < sum(missed) < len(missed)

@@ -1,5 +1,6 @@
 """The fast data path (INPUT.BACKEND gpu) against the reference path: parameters, pixels, statistics."""
 
+import dataclasses
 import glob
 import os
 
@@ -13,11 +14,20 @@ from torchvision import transforms as T
 from torchvision.transforms import functional as TF
 
 from pretrain.augment import batched
-from pretrain.augment.copy_paste import binarize, crop_mask
-from pretrain.augment.plan import Photometric, Planner, seeded_default_generator
+from pretrain.augment.backgrounds import GRAY_TILES
+from pretrain.augment.copy_paste import Composite, binarize, crop_mask
+from pretrain.augment.plan import (
+    Photometric,
+    Planner,
+    photometric_batch,
+    photometric_columns,
+    photometric_params,
+    seeded_default_generator,
+)
 from pretrain.config import load_config
-from pretrain.data import BadImageError, build_train_dataset
+from pretrain.data import BadImageError, build_train_dataset, fast_path
 from pretrain.data import reduced_decode as rd
+from pretrain.data.fast_path import MASK_H, META, FastPathLoader, FastSample, collate_fast, to_paste
 from pretrain.engine import last_checkpoint
 from pretrain.utils.image_io import bounded_size, load_rgb
 from pretrain.utils.seed import derive_seed
@@ -35,9 +45,27 @@ def _datasets(photos, *opts):
     return ref, fast
 
 
-def _device_augment(items, cfg=None):
-    batch = torch.utils.data.default_collate(items)
-    return batched.PhotometricAugmentation(cfg or load_config("", []), CPU)(batch["image"], batch["photometric"])
+def _device_half(fast):
+    return FastPathLoader(load_config("", []), DataLoader(fast), CPU)
+
+
+def _finish(fast, items):
+    """The fast path's device half (copy-paste, colours) on the CPU, on a batch of the workers' ``items``."""
+    return _device_half(fast).finish(collate_fast(items))
+
+
+def _composited(fast):
+    """Every sample of ``fast`` to paste composited by the device half, before the colours: float (n, 3, h, w) and
+    the statuses of the rows to paste."""
+    batch = collate_fast([fast[i] for i in range(len(fast))])
+    crops, meta = batch["image"].permute(0, 3, 1, 2).float(), batch["meta"]
+    rows = (meta[:, MASK_H] > 0).nonzero().flatten()
+    return crops, _device_half(fast).paste(crops, rows, meta[rows], batch["masks"], batch["tiles"])
+
+
+def _photometric_half(images, plans):
+    augment = batched.PhotometricAugmentation(load_config("", []), CPU)
+    return augment.apply(images.permute(0, 3, 1, 2).float() / 255, photometric_batch(plans))
 
 
 @pytest.mark.parametrize("prob, epoch", [("0.0", 0), ("0.5", 1)])
@@ -48,18 +76,19 @@ def test_fast_samples_match_the_reference_samples(photos, prob, epoch):
     std = torch.tensor(load_config("", []).INPUT.STD).view(3, 1, 1)
     fast.set_epoch(epoch)
     items = [fast[i] for i in range(len(fast))]
-    out = _device_augment(items)
+    batch = _finish(fast, items)
+    out = batch["image"]
     for other in (epoch + 1, epoch):  # other draws (the check's control), then the same draws
         ref.set_epoch(other)
         for i, item in enumerate(items):
             expected = ref[i]
             diff = ((out[i] - expected["image"]) * std).abs().mean() / LEVEL
             if other == epoch:
-                assert (item["pasted"], item["index"]) == (expected["pasted"], i)
+                assert (int(batch["pasted"][i]), item.index) == (expected["pasted"], i)
                 assert diff < 3.5, (i, diff)
             else:
                 assert diff > 7.0, (i, diff)
-    assert sum(item["pasted"] for item in items) > 0 or prob == "0.0"
+    assert int(batch["pasted"].sum()) > 0 or prob == "0.0"
 
 
 def test_reduced_decoding_keeps_the_crop_resolution(photos):
@@ -103,11 +132,11 @@ def test_each_jitter_operation_is_torchvisions(photos, name, factor, mean_tol, m
         assert diff.mean() < mean_tol and diff.max() <= max_tol, (name, diff.mean(), diff.max())
 
 
-def _photometric(ranges) -> dict[str, torch.Tensor]:
+def _photometric(ranges) -> Photometric:
     """Photometric parameters drawn from the global stream, as RandomGrayscale, ColorJitter and RandomHorizontalFlip."""
     gray = bool(torch.rand(1) < 0.2)
     order, *factors = T.ColorJitter.get_params(*ranges)
-    return Photometric(gray, tuple(order.tolist()), tuple(factors), bool(torch.rand(1) < 0.5)).tensors()
+    return Photometric(gray, tuple(order.tolist()), tuple(factors), bool(torch.rand(1) < 0.5))
 
 
 def test_batched_augmentation_applies_each_samples_own_parameters():
@@ -115,16 +144,16 @@ def test_batched_augmentation_applies_each_samples_own_parameters():
     images = torch.randint(0, 256, (12, 20, 24, 3), dtype=torch.uint8)
     ranges = Planner(load_config("", [])).jitter_ranges
     params = [_photometric(ranges) for _ in range(12)]
-    params[0] |= {"gray": torch.tensor(True), "flip": torch.tensor(False)}
-    params[1] |= {"gray": torch.tensor(False), "flip": torch.tensor(True)}
-    batched = _device_augment([{"image": x, "photometric": p} for x, p in zip(images, params, strict=True)])
+    params[0] = dataclasses.replace(params[0], gray=True, flip=False)
+    params[1] = dataclasses.replace(params[1], gray=False, flip=True)
+    batched = _photometric_half(images, params)
     for k in range(12):
-        alone = _device_augment([{"image": images[k], "photometric": params[k]}])[0]
+        alone = _photometric_half(images[k : k + 1], [params[k]])[0]
         assert torch.allclose(batched[k], alone, atol=1e-5)
     cfg = load_config("", [])
     pixels = batched * torch.tensor(cfg.INPUT.STD).view(3, 1, 1) + torch.tensor(cfg.INPUT.MEAN).view(3, 1, 1)
     assert torch.allclose(pixels[0, 0], pixels[0, 1], atol=1e-5) and torch.allclose(pixels[0, 1], pixels[0, 2])
-    unflipped = _device_augment([{"image": images[1], "photometric": params[1] | {"flip": torch.tensor(False)}}])
+    unflipped = _photometric_half(images[1:2], [dataclasses.replace(params[1], flip=False)])
     assert torch.allclose(batched[1], unflipped[0].flip(-1), atol=1e-5)
 
 
@@ -153,7 +182,7 @@ def test_parameter_statistics_match_the_reference(photos, tmp_path):
     for k in range(n):
         _, plan, _ = rd.read_crop(path, lambda s, k=k: planner.plan(1, 0, k, s), planner.size)
         boxes.append(plan.box)
-        params.append(plan.photometric.tensors())
+        params.append(plan.photometric)
         with seeded_default_generator(derive_seed(2, k)):
             ref_boxes.append(ref.get_params(stand_in, ref.scale, ref.ratio))
             wide_boxes.append(wider.get_params(stand_in, wider.scale, wider.ratio))
@@ -166,32 +195,35 @@ def test_parameter_statistics_match_the_reference(photos, tmp_path):
     assert _ks(s, rs) < 0.062 and _ks(a, ra) < 0.062
     assert _ks(ws, rs) > 0.062  # the check can fail
     assert 0.19 < s.min() < 0.21 and s.max() > 0.95 and np.exp(np.abs(np.log(a))).max() < 4 / 3 * 1.02
-    gray = np.mean([bool(p["gray"]) for p in params])
-    flip = np.mean([bool(p["flip"]) for p in params])
+    params = photometric_batch(params)
+    gray, flip = params["gray"].float().mean().item(), params["flip"].float().mean().item()
     assert abs(gray - 0.2) < 4 * np.sqrt(0.2 * 0.8 / n) and abs(flip - 0.5) < 4 * np.sqrt(0.25 / n)
-    factors = torch.stack([p["factors"] for p in params]).numpy()
+    factors = params["factors"].numpy()
     assert (factors[:, :3] >= 0.6).all() and (factors[:, :3] <= 1.4).all() and (np.abs(factors[:, 3]) <= 0.4).all()
     assert (factors[:, :3].min(0) < 0.61).all() and (factors[:, :3].max(0) > 1.39).all()
     assert factors[:, 3].min() < -0.39 and factors[:, 3].max() > 0.39
-    orders = torch.stack([p["order"] for p in params])
+    orders = params["order"]
     assert (orders.sort(1).values == torch.arange(4)).all()
     first = np.bincount(orders[:, 0].numpy(), minlength=4) / n
     assert (np.abs(first - 0.25) < 4 * np.sqrt(0.25 * 0.75 / n)).all()
 
 
-def test_copy_paste_keeps_exactly_the_foreground(photos):
+def test_the_device_composite_keeps_exactly_the_foreground(photos):
+    """The workers leave the crop alone and ship the mask window; the device's composite is the crop, bit for
+    bit, or the plan's gray level at every pixel, and the reference's composite (OpenCV's resize of the same
+    window) at all but a few pixels along the object's edge."""
     _, fast = _datasets(photos, "COPY_PASTE.PROB", "1.0")
-    masks = fast.masks
+    composites, status = _composited(fast)
+    assert (status == Composite.PASTED).all()
     for i in range(len(fast)):
-        item = fast[i]
-        assert item["pasted"] == 1
-        crop, plan, size = rd.read_crop(fast.path(i), lambda s, i=i: fast.plan(i, s), fast.planner.size)  # no paste
-        foreground = binarize(crop_mask(masks.load(i, size), plan.box, fast.planner.size), 0.5)
-        composite = item["image"].numpy()
+        crop, plan, size = rd.read_crop(fast.path(i), lambda s, i=i: fast.plan(i, s), fast.planner.size)
+        assert np.array_equal(fast[i].image, crop)  # not composited by the worker
+        foreground = binarize(crop_mask(fast.masks.load(i, size), plan.box, fast.planner.size), 0.5)[..., None]
         assert 0 < foreground.sum() < foreground.size
-        assert np.array_equal(composite[foreground], crop[foreground])  # bit-exact
-        background = composite[~foreground]
-        assert (background == background[0, 0]).all()  # one gray level
+        level = plan.paste.background.level
+        out = composites[i].permute(1, 2, 0).numpy()
+        assert ((out == crop).all(-1) | (out == level).all(-1)).all()
+        assert (out == np.where(foreground, crop, level)).all(-1).mean() > 0.995, i
 
 
 def test_samples_depend_on_seed_epoch_index_only(photos):
@@ -199,15 +231,15 @@ def test_samples_depend_on_seed_epoch_index_only(photos):
     fast.set_epoch(3)
     alone = [fast[i] for i in range(len(fast))]
     torch.rand(7)  # the caller's stream does not matter
-    batches = list(DataLoader(fast, batch_size=4, num_workers=2))
+    batches = list(DataLoader(fast, batch_size=4, num_workers=2, collate_fn=collate_fast))
     images = torch.cat([b["image"] for b in batches])
-    assert torch.equal(images, torch.stack([x["image"] for x in alone]))
+    assert torch.equal(images, torch.from_numpy(np.stack([x.image for x in alone])))
     assert torch.equal(
-        torch.cat([b["photometric"]["factors"] for b in batches]),
-        torch.stack([x["photometric"]["factors"] for x in alone]),
+        torch.cat([b["factors"] for b in batches]),
+        torch.from_numpy(photometric_columns([x.photometric for x in alone])[1]),
     )
     fast.set_epoch(4)
-    assert not torch.equal(fast[5]["image"], alone[5]["image"])
+    assert not np.array_equal(fast[5].image, alone[5].image)
 
 
 def test_unreadable_images_are_named_or_skipped(photos, tmp_path):
@@ -222,7 +254,7 @@ def test_unreadable_images_are_named_or_skipped(photos, tmp_path):
         build_train_dataset(cfg, str(root))[1]
     cfg = load_config("", ["INPUT.BACKEND", "gpu", "DATA.SKIP_BAD_IMAGES", "True"])
     items = build_train_dataset(cfg, str(root)).__getitems__([1, 2])  # the old "next file" gave 2 twice
-    assert [item["index"] for item in items] == [0, 2] and items[0]["bad"] == str(root / "a" / "1.jpg")
+    assert [item.index for item in items] == [0, 2] and items[0].bad == str(root / "a" / "1.jpg")
 
 
 def test_unknown_backend_is_named(photos):
@@ -256,11 +288,57 @@ def test_bounded_masks_paste_as_the_full_size_masks_on_both_paths(photos, tmp_pa
     ref, fast = _datasets(photos, "COPY_PASTE.PROB", "1.0", "COPY_PASTE.MASK_ROOT", str(tmp_path))
     _, exact = _datasets(photos, "COPY_PASTE.PROB", "1.0")
     std = torch.tensor(load_config("", []).INPUT.STD).view(3, 1, 1)
-    items = [fast[i] for i in range(len(fast))]
-    out = _device_augment(items)
-    for i, item in enumerate(items):
+    batch = _finish(fast, [fast[i] for i in range(len(fast))])
+    for i in range(len(fast)):
         expected = ref[i]
-        assert item["pasted"] == expected["pasted"] == 1
-        assert ((out[i] - expected["image"]) * std).abs().mean() / LEVEL < 3.5
-        gray = item["image"].numpy() == exact[i]["image"].numpy()
-        assert gray.all(-1).mean() > 0.95  # the same pixels but along the object's edge
+        assert int(batch["pasted"][i]) == expected["pasted"] == 1
+        assert ((batch["image"][i] - expected["image"]) * std).abs().mean() / LEVEL < 3.5
+    same = (_composited(fast)[0] == _composited(exact)[0]).all(1).float().mean((1, 2))
+    assert (same > 0.95).all(), same  # the same pixels but along the object's edge
+
+
+def test_paste_rows_composites_the_rows_with_foreground_and_names_the_others():
+    """Rows 0, 2, 3 to paste: 0 has foreground in its crop (pasted on its gray tile), 2 none but elsewhere in
+    its mask, 3 none at all; row 1 is untouched, as are 2 and 3. A rendered tile is pasted as it is."""
+    crops = torch.arange(4 * 3 * 4 * 4, dtype=torch.float32).view(4, 3, 4, 4)
+    before = crops.clone()
+    foreground = torch.zeros(3, 1, 4, 4, dtype=torch.bool)
+    foreground[0, 0, :2] = True
+    tiles = torch.tensor([7, 8, 9], dtype=torch.uint8).view(3, 1, 1, 1).expand(3, 1, 1, 3)
+    rows, whole, blur = torch.tensor([0, 2, 3]), torch.tensor([True, True, False]), torch.zeros(3, dtype=torch.bool)
+    status = batched.paste_rows(crops, rows, foreground, whole, tiles, blur, 2.0)
+    assert status.tolist() == [Composite.PASTED, Composite.CROP_WITHOUT_FOREGROUND, Composite.EMPTY]
+    assert torch.equal(crops[0, :, :2], before[0, :, :2]) and (crops[0, :, 2:] == 7).all()
+    assert torch.equal(crops[1:], before[1:])
+    texture = torch.randint(0, 256, (1, 4, 4, 3), dtype=torch.uint8)
+    status = batched.paste_rows(crops, rows[:1], foreground[:1], whole[:1], texture, blur[:1], 2.0)
+    assert torch.equal(crops[0, :, 2:], texture[0].permute(2, 0, 1)[:, 2:].float())
+
+
+def test_a_workers_batch_is_a_few_tensors_with_its_mask_windows_padded():
+    """Rows 1 and 2 to paste on gray levels 5 and 9: their windows zero-padded into one tensor, their sizes, flags
+    and levels in ``meta``, no tiles; a rendered background ships as a tile."""
+
+    def sample(k, paste, status=Composite.PASTED):
+        photometric = Photometric(k == 1, (3, 2, 1, 0), (1.1, None, 0.9, 0.1), k == 2, 0.5 * k)
+        return FastSample(np.full((2, 2, 3), k, np.uint8), k, 10 + k, "", status, photometric, paste)
+
+    windows = [np.full((3, 5), 200, dtype=np.uint8), np.full((4, 2), 100, dtype=np.uint8)]
+    windows[0].flags.writeable = False  # a mask pack's pages
+    jobs = [(windows[0], True, GRAY_TILES[5], False), (windows[1], False, GRAY_TILES[9], True)]
+    batch = collate_fast([sample(0, None, Composite.KEPT), sample(1, jobs[0]), sample(2, jobs[1])])
+    assert set(batch) == {"image", "meta", "factors", "masks", "tiles", "bad"} and batch["image"].shape == (3, 2, 2, 3)
+    meta = batch["meta"][:, : len(META)].tolist()
+    assert meta == [[0, 10, Composite.KEPT, 0, 0, 0, 0, -1], [1, 11, 2, 3, 5, 1, 0, 5], [2, 12, 2, 4, 2, 0, 1, 9]]
+    masks = batch["masks"]
+    assert masks.shape == (2, 4, 5) and int(masks[0].sum()) == 200 * 15 and int(masks[1, :, 2:].sum()) == 0
+    assert batch["tiles"].shape == (0, 1, 1, 3)
+    params = photometric_params(batch["meta"][:, len(META) :], batch["factors"])
+    assert params["gray"].tolist() == [False, True, False] and params["flip"].tolist() == [False, False, True]
+    assert params["order"][0].tolist() == [3, 2, 1, 0] and params["blur"].tolist() == [0.0, 0.5, 1.0]
+    assert torch.allclose(params["factors"][0], torch.tensor([1.1, 1.0, 0.9, 0.1]))  # identity where skipped
+    texture = np.zeros((2, 2, 3), np.uint8)
+    rendered = collate_fast([sample(0, (windows[1], True, texture, False))])
+    assert rendered["tiles"].shape == (1, 2, 2, 3) and rendered["meta"][0, fast_path.LEVEL] == -1
+    empty = collate_fast([sample(0, None, Composite.KEPT)])
+    assert empty["masks"].numel() == 0 and to_paste(empty) == 0 and to_paste(batch) == 2

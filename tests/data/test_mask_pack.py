@@ -10,10 +10,9 @@ import pickle
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from pretrain.config import load_config
-from pretrain.data import build_train_dataset
+from pretrain.data import build_train_dataset, mask_pack
 from pretrain.data.mask_pack import STAMP, stamp_of
 from pretrain.data.masks import MaskFolder
 from pretrain.saliency.batch import write_mask
@@ -107,8 +106,10 @@ def test_the_fast_path_pastes_the_same_samples_with_a_pack(photos, tmp_path):
     pasted = 0
     for i in range(len(files)):
         a, b = files[i], packed[i]
-        assert torch.equal(a["image"], b["image"]) and a["pasted"] == b["pasted"]
-        pasted += b["pasted"]
+        assert np.array_equal(a.image, b.image) and a.status == b.status and (a.paste is None) == (b.paste is None)
+        if b.paste is not None:  # the same mask window, foreground flag, background and blending
+            assert all(np.array_equal(x, y) for x, y in zip(a.paste, b.paste, strict=True))
+        pasted += b.paste is not None
     assert 0 < pasted < len(files)
 
 
@@ -120,3 +121,25 @@ def test_a_pack_shorter_than_its_index_stops_the_run_even_under_skip(folder):
     pixels.write_bytes(pixels.read_bytes()[:100])
     with pytest.raises(ValueError, match="shorter than its index"):
         packed.load(0, stored=True)
+
+
+def test_the_index_holds_each_masks_largest_value(folder):
+    """The fast path asks whether a mask has foreground without a pass over its pixels: from the index."""
+    files, packed = _masks(folder), _masks(folder)
+    packed.use_pack(str(folder / "pack"))
+    for i in range(3):
+        mask = files.load(i, stored=True)
+        assert files.peak(i, mask) == packed.peak(i, np.zeros((1, 1), np.uint8)) == int(mask.max()) > 0
+
+
+def test_a_pack_of_another_format_is_rebuilt_and_never_read(folder, monkeypatch):
+    monkeypatch.setattr(mask_pack, "FORMAT", 1)
+    _masks(folder).use_pack(str(folder / "pack"))
+    old = stamp_of(str(folder / "pack"))
+    monkeypatch.setattr(mask_pack, "FORMAT", 2)
+    assert not _masks(folder).use_pack(str(folder / "pack"), build=False)  # not this format's: not read
+    assert _masks(folder).use_pack(str(folder / "pack")) and stamp_of(str(folder / "pack")) != old
+    index = np.load(folder / "pack" / "index.npy")
+    np.save(folder / "pack" / "index.npy", index[:, :3])  # a 3-column index, as format 1 wrote
+    with pytest.raises(ValueError, match=r"index of shape \(5, 3\)"):
+        mask_pack.MaskPack(str(folder / "pack")).mask(0)

@@ -63,7 +63,7 @@ class GrayBackgrounds:
         return np.full((*shape, 3), background.level, dtype=np.uint8)
 
 
-GRAY_TILES = np.repeat(np.arange(256, dtype=np.uint8), 3).reshape(256, 1, 1, 3)  # one pixel per gray level
+GRAY_TILES = np.repeat(np.arange(256, dtype=np.uint8), 3).reshape(256, 1, 1, 3).copy()  # a pixel per gray level
 GRAY_TILES.flags.writeable = False
 
 

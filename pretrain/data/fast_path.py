@@ -10,8 +10,9 @@ on the training device, a batch at a time, with the batched executor
 thresholded, the composite, the photometric augmentations and the normalization.
 
 So the worker never touches a crop-sized mask, background or composite: copy-paste costs it the
-mask window and a draw (about 0.35 ms of CPU per pasted sample when it resized, thresholded and
-composited on the crop, measured between JPEG decodes on a 2-core CPU; docs/data_path.md).
+plan's draws and the mask window (about 0.03 ms of CPU a pasted sample between JPEG decodes, where
+reading, resizing, thresholding and compositing on the crop took about 0.19 ms on a 2-core CPU;
+docs/data_path.md). A batch leaves the worker as a few tensors (:func:`collate_fast`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 from fvcore.common.config import CfgNode
 from torch.utils.data import DataLoader, default_collate
 
-from pretrain.augment.backgrounds import background_tile
+from pretrain.augment.backgrounds import GRAY_TILES, background_tile
 from pretrain.augment.batched import PhotometricAugmentation, crop_batch, paste_rows
 from pretrain.augment.copy_paste import COUNTED, Composite, binarize, mask_window
 from pretrain.augment.plan import Photometric, SamplePlan, photometric_columns, photometric_params
@@ -105,7 +106,7 @@ def collate_fast(samples: Sequence[FastSample]) -> dict[str, Any]:
     (the mask windows to paste, in row order, zero-padded to the largest), ``tiles`` (rendered backgrounds,
     empty where every background is a gray level), and ``bad``."""
     jobs = [(r, s.paste) for r, s in enumerate(samples) if s.paste is not None]
-    gray = all(job[2].shape[:2] == (1, 1) for _, job in jobs)
+    gray = all(job[2].base is GRAY_TILES for _, job in jobs)  # every background one of the gray levels' pixels
     paste = np.full((len(samples), 5), (0, 0, 0, 0, -1), np.int64)  # mask_height ... level
     for r, (window, whole, tile, blur) in jobs:
         paste[r] = *window.shape, whole, blur, tile[0, 0, 0] if gray else -1

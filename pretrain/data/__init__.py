@@ -1,4 +1,4 @@
-"""Data: labeled image folders, their instances and masks, the embedded default set, samplers, the resident set."""
+"""Data: labeled image folders, their instances and masks, the embedded set, samplers, the fast and resident paths."""
 
 from .build import (
     build_eval_dataset,

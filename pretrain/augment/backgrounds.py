@@ -75,6 +75,11 @@ def background_tile(source: Backgrounds, background: Background, shape: tuple[in
     return source.render(background, shape)
 
 
+def gray_level(tile: np.ndarray) -> int | None:
+    """The gray level a :func:`background_tile` stands for, or None where it is a rendered background."""
+    return int(tile[0, 0, 0]) if tile.base is GRAY_TILES else None
+
+
 def cover_window(image_shape: tuple[int, ...], shape: tuple[int, int], rng: np.random.Generator) -> tuple:
     """((w, h) that covers (h, w) ``shape`` keeping the image's aspect, top, left of a random window)."""
     h, w = shape

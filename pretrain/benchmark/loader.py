@@ -1,7 +1,7 @@
 """Training-loader throughput: augmented images per second and per core of each INPUT.BACKEND, with and
 without copy-paste, measured side by side, and where the time of the fast path's worker half goes.
 
-- :func:`timed_pass`: one pass of a DataLoader, wall-clock images/s and the CPU seconds of the processes
+- :func:`timed_epoch`: one epoch of a DataLoader, wall-clock images/s and the CPU seconds of the processes
   that loaded (the DataLoader's workers, or this thread with ``--workers 0``). ``images / CPU seconds``
   is the rate per loading core: on a shared machine it counts the cycles the loaders got, not the
   ones other jobs took, so it stays comparable where wall-clock rates do not.
@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from pretrain.augment.copy_paste import Composite
-from pretrain.data.fast_path import FastInstanceFolder, FastPathLoader, collate_fast, to_paste
+from pretrain.data.fast_path import FastInstanceFolder, FastPathLoader, collate_fast, rows_to_paste
 from pretrain.data.reduced_decode import decode_rgb, draft_scale, open_encoded, resize_box
 from pretrain.data.resident import ResidentLoader
 from pretrain.data.sampler import EpochSampler
@@ -131,7 +131,7 @@ def timed_epoch(loader: DataLoader, sampler: EpochSampler, epoch: int, warmup: i
 
 def _pasted(batch: dict) -> int:
     """The samples a batch pasted (the fast path's workers: is to paste)."""
-    return to_paste(batch) if "meta" in batch else int(batch["pasted"].sum())
+    return len(rows_to_paste(batch["meta"])) if "meta" in batch else int(batch["pasted"].sum())
 
 
 def pass_of(epochs: Sequence[EpochTime]) -> Pass:
@@ -142,12 +142,6 @@ def pass_of(epochs: Sequence[EpochTime]) -> Pass:
         images / max(sum(e.cpu_seconds for e in epochs), 1e-9),
         sum(e.pasted for e in epochs) / images,
     )
-
-
-def timed_pass(loader: DataLoader, sampler: EpochSampler, epoch: int, warmup: int, epochs: int = 1) -> Pass:
-    """``epochs`` whole epochs from epoch ``epoch`` on (:func:`timed_epoch`; a small set: a pass long enough to
-    average out this machine's spells)."""
-    return pass_of([timed_epoch(loader, sampler, e, warmup) for e in range(epoch, epoch + epochs)])
 
 
 def worker_half(loader: DataLoader | FastPathLoader | ResidentLoader) -> DataLoader | ResidentLoader:

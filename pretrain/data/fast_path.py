@@ -27,7 +27,7 @@ import torch
 from fvcore.common.config import CfgNode
 from torch.utils.data import DataLoader, default_collate
 
-from pretrain.augment.backgrounds import GRAY_TILES, background_tile
+from pretrain.augment.backgrounds import background_tile, gray_level
 from pretrain.augment.batched import PhotometricAugmentation, crop_batch, paste_rows
 from pretrain.augment.copy_paste import COUNTED, Composite, binarize, mask_window
 from pretrain.augment.plan import Photometric, SamplePlan, photometric_columns, photometric_params
@@ -106,10 +106,11 @@ def collate_fast(samples: Sequence[FastSample]) -> dict[str, Any]:
     (the mask windows to paste, in row order, zero-padded to the largest), ``tiles`` (rendered backgrounds,
     empty where every background is a gray level), and ``bad``."""
     jobs = [(r, s.paste) for r, s in enumerate(samples) if s.paste is not None]
-    gray = all(job[2].base is GRAY_TILES for _, job in jobs)  # every background one of the gray levels' pixels
+    levels = [gray_level(job[2]) for _, job in jobs]
+    gray = None not in levels  # every background a gray level: no tiles to ship
     paste = np.full((len(samples), 5), (0, 0, 0, 0, -1), np.int64)  # mask_height ... level
-    for r, (window, whole, tile, blur) in jobs:
-        paste[r] = *window.shape, whole, blur, tile[0, 0, 0] if gray else -1
+    for (r, (window, whole, _, blur)), level in zip(jobs, levels, strict=True):
+        paste[r] = *window.shape, whole, blur, level if gray else -1
     own = [(s.index, s.label, s.status) for s in samples]
     ints, floats = photometric_columns([s.photometric for s in samples])
     masks = np.zeros((len(jobs), paste[:, 0].max(initial=1), paste[:, 1].max(initial=1)), np.uint8)
@@ -126,9 +127,9 @@ def collate_fast(samples: Sequence[FastSample]) -> dict[str, Any]:
     }
 
 
-def to_paste(batch: dict[str, Any]) -> int:
-    """The samples of a workers' batch that the device is to paste."""
-    return int((batch["meta"][:, MASK_H] > 0).sum())
+def rows_to_paste(meta: torch.Tensor) -> torch.Tensor:
+    """The rows of a workers' batch (its ``meta``) that the device is to paste."""
+    return (meta[:, MASK_H] > 0).nonzero().flatten()
 
 
 class FastPathLoader:
@@ -159,7 +160,7 @@ class FastPathLoader:
         images = batch["image"].to(self.device, non_blocking=True).permute(0, 3, 1, 2).float()  # channels-last
         meta = batch["meta"]
         status = meta[:, STATUS].clone()
-        rows = (meta[:, MASK_H] > 0).nonzero().flatten()
+        rows = rows_to_paste(meta)
         if len(rows):
             status[rows] = self.paste(images, rows, meta[rows], batch["masks"], batch["tiles"])
         params = photometric_params(meta[:, len(META) :], batch["factors"])

@@ -93,16 +93,18 @@ class MaskPack:
 
     def mask(self, i: int) -> np.ndarray | None:
         """Mask ``i`` as stored (a read-only view), or None where the pack holds none."""
-        if self._index is None:
-            self._open()
-        offset, h, w, _ = self._index[i].tolist()
+        offset, h, w, _ = self._row(i)
         return self._pixels[offset : offset + h * w].reshape(h, w) if h else None
 
     def peak(self, i: int) -> int:
         """Mask ``i``'s largest value, from the index (0 where the pack holds no mask)."""
+        return self._row(i)[3]
+
+    def _row(self, i: int) -> list[int]:
+        """Mask ``i``'s (offset, height, width, largest value), the pack mapped on first use."""
         if self._index is None:
             self._open()
-        return int(self._index[i, 3])
+        return self._index[i].tolist()
 
     def _open(self) -> None:
         """Map the pixels and load the index, checked once: every mask must lie within the file."""

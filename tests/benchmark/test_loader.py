@@ -55,7 +55,7 @@ def test_timed_passes_count_the_loaders_cpu(voc, workers):
     batches, sampler = build_train_batches(cfg, ds, None)
     loader = bench.worker_half(batches)
     assert loader is batches.loader and loader.num_workers == workers  # the workers, not the device half
-    result = bench.timed_pass(loader, sampler, 0, 0)
+    result = bench.pass_of([bench.timed_epoch(loader, sampler, 0, 0)])
     assert result.pasted == 1.0 and result.images_per_s > 0
     tick = 1 / os.sysconf("SC_CLK_TCK")  # worker CPU time is counted in clock ticks: allow two
     cpu_s, wall_s = 8 / result.images_per_cpu_s, 8 / result.images_per_s
@@ -69,10 +69,10 @@ def test_a_pass_of_several_epochs_times_each_after_its_warm_up(voc):
     batches, sampler = build_train_batches(cfg, ds, None)
     loader = bench.worker_half(batches)
     assert bench.epochs_per_pass(loader, 1, 20) == 5 and bench.epochs_per_pass(loader, 1, 21) == 6
-    result = bench.timed_pass(loader, sampler, 3, 1, epochs=5)
+    result = bench.pass_of([bench.timed_epoch(loader, sampler, epoch, 1) for epoch in range(3, 8)])
     assert result.pasted == 1.0 and ds.epoch == 7
     with pytest.raises(ValueError, match="leaves none to time after 2 warm-up batches"):
-        bench.timed_pass(loader, sampler, 0, 2)
+        bench.timed_epoch(loader, sampler, 0, 2)
 
 
 def test_the_device_half_is_timed_on_the_workers_batches(voc):

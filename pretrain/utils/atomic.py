@@ -84,3 +84,14 @@ def write_json(path: str, obj: Any, indent: int = 2) -> None:
     """``obj`` as JSON at ``path``, atomically: results files are read by other jobs and tools."""
     with atomic_open(path) as f:
         f.write((json.dumps(obj, indent=indent, default=float) + "\n").encode())
+
+
+def read_json(path: str, what: str = "JSON file") -> Any:
+    """The JSON object at ``path``; a missing, unreadable or malformed file is an error naming it as ``what``."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} {path!r} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{what} {path!r} is not readable JSON ({e}): it was cut short or damaged; delete it") from e

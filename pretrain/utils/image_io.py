@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
@@ -58,6 +60,21 @@ def list_images(root: str) -> list[str]:
 def mask_path(mask_root: str, relpath: str) -> str:
     """Where the mask of image ``relpath`` lives: the same relative path, as a PNG."""
     return os.path.join(mask_root, os.path.splitext(relpath)[0] + ".png")
+
+
+def mask_paths(mask_root: str, relpaths: Sequence[str]) -> list[str]:
+    """Where the mask of each image of a listing lives: its relative path as a PNG (``a/x.jpg`` ->
+    ``a/x.png``), except where images of one folder share a stem (``x.jpg`` and ``x.png``): those keep
+    their extension (``x.jpg.png``, ``x.png.png``), so every image has a mask of its own. The rule reads
+    the whole listing, so writers and readers of a mask folder must pass the same one (a folder's images).
+    A listing whose mask names still collide is an error naming them."""
+    stems = [os.path.splitext(rel)[0] for rel in relpaths]
+    shared = {stem for stem, n in Counter(stems).items() if n > 1}
+    names = [(rel if stem in shared else stem) + ".png" for rel, stem in zip(relpaths, stems, strict=True)]
+    clashes = sorted(name for name, n in Counter(names).items() if n > 1)
+    if clashes:
+        raise ValueError(f"images would share the masks {clashes[:5]} under {mask_root!r}: rename them")
+    return [os.path.join(mask_root, name) for name in names]
 
 
 def bounded_size(size: tuple[int, int], bound: int) -> tuple[int, int]:

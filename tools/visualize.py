@@ -37,7 +37,7 @@ from pretrain.diagnosis.neighbors import model_neighbors
 from pretrain.models.frozen import SPACES
 from pretrain.saliency import build_saliency, small_image_options
 from pretrain.utils.image_io import list_images, load_rgb
-from pretrain.visualize.copy_paste import copy_paste_figure, load_sample
+from pretrain.visualize.copy_paste import copy_paste_figure, load_samples
 from pretrain.visualize.gradients import Explained, gradients_figure
 from pretrain.visualize.grid import write_png
 from pretrain.visualize.neighbors import neighbors_figure
@@ -112,7 +112,7 @@ def copy_paste(args: argparse.Namespace) -> None:
     if not os.path.isdir(args.masks):
         raise FileNotFoundError(f"mask folder {args.masks!r} does not exist")
     relpaths = pick(list_images(args.images), args.num, args.seed, args.random)
-    samples = [load_sample(args.images, args.masks, rel) for rel in relpaths]
+    samples = load_samples(args.images, args.masks, relpaths)
     texture = None
     if args.textures:
         paths = [os.path.join(args.textures, p) for p in list_images(args.textures)]

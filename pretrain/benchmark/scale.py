@@ -41,7 +41,7 @@ from pretrain.data.masks import MaskFolder
 from pretrain.engine.features import gather_outputs, gather_rows
 from pretrain.instdisc import InstanceDiscrimination, MemoryBank, knn_predict
 from pretrain.saliency.batch import compute_masks
-from pretrain.utils.image_io import mask_path
+from pretrain.utils.image_io import mask_paths
 
 IMAGENET_TRAIN = 1_281_167
 IMAGENET_VAL = 50_000
@@ -121,16 +121,17 @@ def make_tree(root: str, n: int, classes: int = IMAGENET_CLASSES) -> tuple[str, 
     """``root/train/<class>/<image>.JPEG`` (n 1 px JPEGs over ``classes`` folders) and its mask tree."""
     images, masks = os.path.join(root, "train"), os.path.join(root, "masks", "train")
     jpeg, png = _tiny("JPEG", "RGB"), _tiny("PNG", "L")
+    rels = []
     for c in range(classes):
         wnid = f"n{c:08d}"
         os.makedirs(os.path.join(images, wnid), exist_ok=True)
         os.makedirs(os.path.join(masks, wnid), exist_ok=True)
-        for i in range(c, n, classes):
-            rel = os.path.join(wnid, f"{wnid}_{i}.JPEG")
-            with open(os.path.join(images, rel), "wb") as f:
-                f.write(jpeg)
-            with open(mask_path(masks, rel), "wb") as f:
-                f.write(png)
+        rels += [os.path.join(wnid, f"{wnid}_{i}.JPEG") for i in range(c, n, classes)]
+    for rel, mask in zip(rels, mask_paths(masks, rels), strict=True):
+        with open(os.path.join(images, rel), "wb") as f:
+            f.write(jpeg)
+        with open(mask, "wb") as f:
+            f.write(png)
     return images, masks
 
 

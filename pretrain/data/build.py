@@ -157,9 +157,13 @@ def mask_root(cfg: CfgNode, train_root: str) -> str:
     return out
 
 
-def build_eval_dataset(cfg: CfgNode, root: str) -> InstanceFolder:
-    """Labeled images under the evaluation transform (resize + one center crop)."""
-    return InstanceFolder(root, build_test_transform(cfg), cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED)
+def build_eval_dataset(cfg: CfgNode, root: str, classes: list[str] | None = None) -> InstanceFolder:
+    """Labeled images under the evaluation transform (resize + one center crop).
+
+    ``classes``: the training set's class list, which labels a validation folder (the kNN monitor's): a
+    training class the folder lacks is fine, a folder of a class training lacks is a ValueError naming it.
+    """
+    return InstanceFolder(root, build_test_transform(cfg), cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED, classes=classes)
 
 
 def build_eval_loader(cfg: CfgNode, dataset: Dataset) -> DataLoader:

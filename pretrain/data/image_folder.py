@@ -94,6 +94,8 @@ class InstanceFolder(LabeledImages):
     image's mask from ``mask_root``; the flags of :data:`COUNTED` say what copy-paste did (summed
     over the views). With ``views`` > 1 (MoCo's query and key) each view has its own plan
     (:mod:`pretrain.augment.plan` says how they differ): ``image`` is view 0, ``image1`` view 1, ...
+    With ``classes`` (an evaluation set: its training set's) labels are
+    indices into them (:func:`find_images`: a class folder they lack is an error naming it).
     """
 
     def __init__(
@@ -108,9 +110,11 @@ class InstanceFolder(LabeledImages):
         texture: Backgrounds | None = None,
         augmentation: CfgNode | None = None,
         views: int = 1,
+        *,
+        classes: list[str] | None = None,
     ) -> None:
         root = os.path.expanduser(root)
-        super().__init__(root, *find_images(root), transform, seed)
+        super().__init__(root, *find_images(root, classes), transform, seed)
         self.views = views
         self.skip_bad = skip_bad
         self.known_bad: set[int] = set()  # unreadable files met by this process

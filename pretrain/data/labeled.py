@@ -2,7 +2,9 @@
 
 A root, relative paths, integer labels and class names. Probes list it from a class folder, a
 list file or Places365 (``pretrain.probe.datasets``); diagnosis from any folder, labeled by its
-class sub-folders when every image has one (a flat folder such as SOD's ``images/`` is unlabeled);
+class sub-folders when every image has one (a flat folder such as SOD's ``images/`` is unlabeled).
+Classes are the non-hidden sub-folders that hold an image; an evaluation set is labeled with its
+training set's class list, so an extra, empty or hidden folder cannot shift its labels.
 ``pretrain.data.InstanceFolder``, the pretraining dataset and the kNN monitor's, is one too. Its
 transform is seeded per (seed, epoch, index), as the pretraining dataset's is, so a probe's
 augmentations do not depend on the number of loader workers and a resumed run replays its epochs
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
@@ -22,30 +25,61 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from pretrain.utils.image_io import IMAGE_EXTENSIONS, list_images, load_rgb, mask_path
+from pretrain.utils.image_io import IMAGE_EXTENSIONS, list_images, load_rgb, mask_paths
 from pretrain.utils.seed import derive_seed
 
 from .masks import load_mask
 
 UNLABELED = -1
+SHOWN = 5  # class names shown in a message
+
+logger = logging.getLogger("pretrain")
 
 
-def find_images(root: str) -> tuple[list[str], list[int], list[str]]:
-    """Relative paths, labels and class names of ``root/<class>/<...>/<image>``, sorted."""
+def find_images(root: str, classes: list[str] | None = None) -> tuple[list[str], list[int], list[str]]:
+    """Relative paths, labels and class names of ``root/<class>/<...>/<image>``, sorted.
+
+    The classes are the sub-folders that hold an image (:func:`list_images`: hidden ones are not
+    listed), sorted by name; an empty or image-less folder is no class (logged). With ``classes``
+    (a training set's) labels are indices into it and it is the
+    returned class list: a class of it that ``root`` lacks is fine, a folder of ``root`` that it
+    lacks is a ValueError naming them (:func:`class_labels`). Images directly in ``root`` are not listed.
+    """
     root = os.path.expanduser(root)
-    if not os.path.isdir(root):
-        raise FileNotFoundError(f"image folder {root!r} does not exist")
-    classes = sorted(e.name for e in os.scandir(root) if e.is_dir())
-    if not classes:
-        raise FileNotFoundError(f"image folder {root!r} has no class sub-folders (root/<class>/<image>)")
-    paths, labels = [], []
-    for label, name in enumerate(classes):
-        found = list_images(os.path.join(root, name))
-        paths += [os.path.join(name, f) for f in found]
-        labels += [label] * len(found)
+    paths = [p for p in list_images(root) if os.sep in p]
     if not paths:
-        raise FileNotFoundError(f"image folder {root!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+        raise FileNotFoundError(
+            f"image folder {root!r} has no class sub-folders holding images ({', '.join(IMAGE_EXTENSIONS)}): "
+            "root/<class>/<image>"
+        )
+    folders = [p.split(os.sep, 1)[0] for p in paths]
+    found = set(folders)
+    left_out = sorted(e.name for e in os.scandir(root) if e.is_dir() and e.name not in found)
+    if left_out:
+        logger.info(
+            "image folder %s: %d sub-folders are hidden or hold no images, not classes: %s",
+            root,
+            len(left_out),
+            left_out[:SHOWN],
+        )
+    labels, classes = class_labels(root, folders, classes)
     return paths, labels, classes
+
+
+def class_labels(root: str, folders: list[str], classes: list[str] | None = None) -> tuple[list[int], list[str]]:
+    """(label of each image, class list) for the images of class ``folders`` under ``root``: the folders sorted
+    by name, or indices into ``classes`` (a training set's), where a folder that
+    ``classes`` lacks is a ValueError naming it."""
+    if classes is None:
+        classes = sorted(set(folders))
+    index = {name: i for i, name in enumerate(classes)}
+    unknown = sorted(set(folders) - index.keys())
+    if unknown:
+        raise ValueError(
+            f"image folder {root!r} has classes that the {len(classes)} training classes lack: "
+            f"{unknown[:SHOWN]}{f' and {len(unknown) - SHOWN} more' if len(unknown) > SHOWN else ''}"
+        )
+    return [index[f] for f in folders], list(classes)
 
 
 class LabeledImages(Dataset):
@@ -65,19 +99,21 @@ class LabeledImages(Dataset):
         self.root, self.paths, self.classes = root, paths, classes
         self.labels = torch.tensor(labels, dtype=torch.long)
         self.transform, self.seed, self.epoch = transform, seed, 0
+        self._masks: dict[str, dict[str, str]] = {}  # mask root -> {image path: mask path}, see with_mask
 
     @classmethod
-    def from_folder(cls, root: str, limit: int = 0) -> LabeledImages:
-        """Every image below ``root`` (the first ``limit`` with ``limit`` > 0), by class sub-folder if all have one."""
+    def from_folder(cls, root: str, limit: int = 0, classes: list[str] | None = None) -> LabeledImages:
+        """Every image below ``root`` (the first ``limit`` with ``limit`` > 0; hidden files and folders
+        skipped), by class sub-folder if all have one, else unlabeled. Classes are the folders that hold an
+        image, or ``classes`` (a training set's): see :func:`class_labels`."""
         paths = list_images(root)
         if not paths:
             raise FileNotFoundError(f"image folder {root!r} holds no images")
         paths = paths[:limit] if limit > 0 else paths
         if not all(os.sep in p for p in paths):
             return cls(root, paths, [UNLABELED] * len(paths), [])
-        folders = [p.split(os.sep, 1)[0] for p in paths]
-        classes = sorted(set(folders))
-        return cls(root, paths, [classes.index(f) for f in folders], classes)
+        labels, names = class_labels(root, [p.split(os.sep, 1)[0] for p in paths], classes)
+        return cls(root, paths, labels, names)
 
     def subset(self, indices: list[int]) -> LabeledImages:
         """The images ``indices``, in that order, with the same class list and transform."""
@@ -118,12 +154,22 @@ class LabeledImages(Dataset):
         return np.asarray(load_rgb(os.path.join(self.root, self.paths[index])))
 
     def with_mask(self, index: int, mask_root: str) -> tuple[np.ndarray, np.ndarray]:
-        """Image ``index`` and its 8-bit mask from ``mask_root``; a missing or mis-sized mask is an error naming it."""
-        path = mask_path(mask_root, self.paths[index])
+        """Image ``index`` and its 8-bit mask from ``mask_root``; a missing or mis-sized mask is an error naming it.
+
+        The mask's name is :func:`mask_paths`'s over every image of ``root`` (listed once per ``mask_root``),
+        as ``tools/saliency.py`` names them, however few of them this set holds."""
+        path = self._mask_files(mask_root)[self.paths[index]]
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no mask {path!r} for image {self.paths[index]!r} under {mask_root!r}")
         image = load_rgb(os.path.join(self.root, self.paths[index]))
         return np.asarray(image), np.asarray(load_mask(path, image.size))
+
+    def _mask_files(self, mask_root: str) -> dict[str, str]:
+        """{image path: its mask's path under ``mask_root``} for every image of ``root`` and of this set."""
+        if mask_root not in self._masks:
+            listing = sorted(set(list_images(self.root)).union(self.paths))
+            self._masks[mask_root] = dict(zip(listing, mask_paths(mask_root, listing), strict=True))
+        return self._masks[mask_root]
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         img: Any = load_rgb(os.path.join(self.root, self.paths[index]))

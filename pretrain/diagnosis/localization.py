@@ -185,10 +185,10 @@ class ScoreSet:
 def embedded_score_set(cfg: CfgNode, limit: int = 0) -> ScoreSet:
     """The embedded set of ``cfg`` (DATA.EMBEDDED.*): classifier on train, true classes and masks of val."""
     root = ensure_embedded(embedded_spec(cfg), cfg.DATA.EMBEDDED.CACHE_DIR)
-    val = LabeledImages.from_folder(os.path.join(root, "val"))
+    train = LabeledImages.from_folder(os.path.join(root, "train"))
+    val = LabeledImages.from_folder(os.path.join(root, "val"), classes=train.classes)
     if limit > 0:  # an even share of every class, not the first class only
         val = val.subset(list(range(0, len(val), max(1, len(val) // limit)))[:limit])
-    train = LabeledImages.from_folder(os.path.join(root, "train"))
     return ScoreSet("embedded val", train, val, os.path.join(root, "masks", "val"), "true")
 
 

@@ -6,6 +6,7 @@ Every source becomes the same ``pretrain.data.labeled.LabeledImages``, the datas
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Callable
 
 from fvcore.common.config import CfgNode
@@ -17,14 +18,19 @@ PLACES365_TRAIN_SPLITS = ("train-standard", "train-challenge")
 Split = tuple[str, list[str], list[int], list[str]]  # root, paths, labels, class names
 
 
-def folder_split(root: str) -> Split:
-    """``root/<class>/<image>`` (ImageNet's train and val layout; classes sorted by name)."""
-    paths, labels, classes = find_images(root)
+def folder_split(root: str, classes: list[str] | None = None) -> Split:
+    """``root/<class>/<image>`` (ImageNet's train and val layout; classes sorted by name).
+
+    Classes are the non-hidden sub-folders holding an image. With ``classes`` (the training split's) labels
+    are indices into them: a training class that ``root`` lacks is fine, a folder of a class that training
+    lacks is a ValueError naming it.
+    """
+    paths, labels, classes = find_images(root, classes)
     return os.path.expanduser(root), paths, labels, classes
 
 
 def list_split(root: str, list_file: str, classes: list[str] | None = None) -> Split:
-    """A list file of ``path [label]`` lines, paths relative to ``root``.
+    """A list file of ``path [label]`` lines, paths relative to ``root`` (see :func:`_read_list`).
 
     With a label (Places205's ``train_places205.csv``: ``a/abbey/gsun_....jpg 0``) the label is
     used as given and the class is named after the path's folders; without one (a list such as
@@ -54,6 +60,9 @@ def list_split(root: str, list_file: str, classes: list[str] | None = None) -> S
 
 
 def _read_list(list_file: str) -> list[list[str]]:
+    """The ``[path]`` or ``[path, label]`` of each non-blank line. A path is relative to a root: a leading "/"
+    is dropped (Places365 writes ``/a/abbey/...``), it is normalized (``a/./b`` -> ``a/b``), and one that
+    leaves its root (``../x``) or names the root itself is a ValueError naming the file, line and path."""
     if not os.path.isfile(list_file):
         raise FileNotFoundError(f"list file {list_file!r} does not exist")
     entries = []
@@ -64,7 +73,12 @@ def _read_list(list_file: str) -> list[list[str]]:
                 continue
             if len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
                 raise ValueError(f"{list_file}:{number}: expected 'path [integer label]', got {line.strip()!r}")
-            entries.append([parts[0].lstrip("/"), *parts[1:]])
+            path = posixpath.normpath(parts[0].lstrip("/"))
+            if path in (".", "..") or path.startswith("../"):
+                raise ValueError(
+                    f"{list_file}:{number}: path {parts[0]!r} is not below the root the list's paths are in"
+                )
+            entries.append([path, *parts[1:]])
     if not entries:
         raise ValueError(f"list file {list_file!r} lists no images")
     return entries
@@ -98,14 +112,16 @@ def places365_split(root: str, split: str, small: bool = True) -> Split:
 
 
 def probe_split(cfg: CfgNode, split: str, classes: list[str] | None = None) -> Split:
-    """The "train" or "val" split that DATA.SOURCE and its keys describe."""
+    """The "train" or "val" split that DATA.SOURCE and its keys describe; ``classes`` (the training split's)
+    label the validation split: a validation class that training lacks is an error naming it, a training
+    class that validation lacks is fine."""
     data = cfg.DATA
     where = data.TRAIN_ROOT if split == "train" else data.VAL_ROOT
     key = f"DATA.{split.upper()}_ROOT"
     if not where:
         raise ValueError(f"{key} is empty: set the {split} {'split' if data.SOURCE == 'places365' else data.SOURCE}")
     if data.SOURCE == "folder":
-        return folder_split(where)
+        return folder_split(where, classes)
     if data.SOURCE == "list":
         if not data.ROOT:
             raise ValueError("DATA.SOURCE list needs DATA.ROOT, the folder the list's paths are relative to")

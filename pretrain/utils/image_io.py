@@ -46,20 +46,29 @@ def to_8bit(img: Image.Image) -> Image.Image:
 
 
 def list_images(root: str) -> list[str]:
-    """Relative paths of every image below ``root``, sorted (the same order on every machine)."""
+    """Relative paths of every image below ``root``, sorted (the same order on every machine).
+
+    Hidden files and folders (names starting with ".", such as ``.ipynb_checkpoints``) are skipped.
+    Symbolic links are followed, but no real folder is listed twice: a link loop or a second link to a
+    folder already listed adds nothing (the first path in sorted walking order keeps its images).
+    """
     if not os.path.isdir(root):
         raise FileNotFoundError(f"image folder {root!r} does not exist")
-    found = []
+    found, seen = [], set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames.sort()
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen:
+            dirnames.clear()
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         rel = os.path.relpath(dirpath, root)
-        found += [os.path.normpath(os.path.join(rel, f)) for f in filenames if f.lower().endswith(IMAGE_EXTENSIONS)]
+        found += [
+            os.path.normpath(os.path.join(rel, f))
+            for f in filenames
+            if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)
+        ]
     return sorted(found)
-
-
-def mask_path(mask_root: str, relpath: str) -> str:
-    """Where the mask of image ``relpath`` lives: the same relative path, as a PNG."""
-    return os.path.join(mask_root, os.path.splitext(relpath)[0] + ".png")
 
 
 def mask_paths(mask_root: str, relpaths: Sequence[str]) -> list[str]:

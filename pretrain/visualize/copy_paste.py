@@ -32,7 +32,7 @@ import numpy as np
 from pretrain.augment.backgrounds import Backgrounds, DonorBackgrounds
 from pretrain.augment.copy_paste import BACKGROUNDS, CopyPaste
 from pretrain.data.masks import load_mask
-from pretrain.utils.image_io import load_rgb, mask_path
+from pretrain.utils.image_io import list_images, load_rgb, mask_paths
 from pretrain.utils.seed import derive_seed
 
 from .grid import GAP, fit_image, grid, letterbox
@@ -57,13 +57,21 @@ class Column:
     blend: str = "none"
 
 
-def load_sample(image_root: str, mask_root: str, relpath: str) -> Sample:
-    """Image ``relpath`` and its mask; a missing or mis-sized mask is an error naming its path."""
-    path = mask_path(mask_root, relpath)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no mask {path!r} for image {relpath!r} (compute masks with tools/saliency.py)")
-    image = load_rgb(os.path.join(image_root, relpath))
-    return Sample(np.asarray(image), np.asarray(load_mask(path, image.size)))
+def load_samples(image_root: str, mask_root: str, relpaths: Sequence[str]) -> list[Sample]:
+    """Images ``relpaths`` and their masks; a missing or mis-sized mask is an error naming its path.
+
+    Masks are named by :func:`mask_paths` over every image of ``image_root`` (listed once), as
+    ``tools/saliency.py`` names them."""
+    listing = sorted(set(list_images(image_root)).union(relpaths))
+    masks = dict(zip(listing, mask_paths(mask_root, listing), strict=True))
+    samples = []
+    for relpath in relpaths:
+        path = masks[relpath]
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no mask {path!r} for image {relpath!r} (compute masks with tools/saliency.py)")
+        image = load_rgb(os.path.join(image_root, relpath))
+        samples.append(Sample(np.asarray(image), np.asarray(load_mask(path, image.size))))
+    return samples
 
 
 def composite_columns(texture: bool, gaussian: bool) -> list[Column]:

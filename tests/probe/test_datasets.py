@@ -1,6 +1,7 @@
 """The probe's data sources: Places205 list files, torchvision's Places365 layout, real list files, any folder."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import torch
 from PIL import Image
 
 from pretrain.data.labeled import LabeledImages
-from pretrain.probe.datasets import folder_split, list_split, places365_split, probe_split
+from pretrain.probe.datasets import build_probe_datasets, folder_split, list_split, places365_split, probe_split
 from pretrain.probe.defaults import get_probe_cfg
 from pretrain.probe.transforms import probe_test_transform, probe_train_transform
 from tests.conftest import shared_data
@@ -79,6 +80,33 @@ def test_list_errors_name_the_file_and_line(tmp_path):
         list_split(str(tmp_path / "img"), str(tmp_path / "missing.txt"))
     with pytest.raises(ValueError, match="DATA.TRAIN_ROOT is empty"):
         probe_split(_small_cfg("DATA.SOURCE", "folder"), "train")
+
+
+def test_list_paths_stay_below_their_root(tmp_path):
+    """A leading "/" is dropped (Places365's lists), ``./`` normalized; a path that leaves the root is refused."""
+    _image(str(tmp_path / "img/x/1.jpg"))
+    _image(str(tmp_path / "secret/2.jpg"))
+    _write(str(tmp_path / "ok.txt"), ["/x/1.jpg", "./x/./1.jpg"])
+    assert list_split(str(tmp_path / "img"), str(tmp_path / "ok.txt"))[1:] == (["x/1.jpg", "x/1.jpg"], [0, 0], ["x"])
+    for bad in ("../secret/2.jpg", "x/../../secret/2.jpg", "/../secret/2.jpg", ".."):
+        _write(str(tmp_path / "escape.txt"), ["x/1.jpg 0", f"{bad} 0"])
+        with pytest.raises(ValueError, match=rf"escape.txt:2: path '{re.escape(bad)}' is not below the root"):
+            list_split(str(tmp_path / "img"), str(tmp_path / "escape.txt"))
+
+
+def test_folder_validation_takes_the_training_classes(tmp_path):
+    """A validation class that training lacks is an error naming it; one that validation lacks is fine."""
+    for rel in ("train/a/1.jpg", "train/b/1.jpg", "train/c/1.jpg", "val/c/1.jpg", "val/.ipynb_checkpoints/1.jpg"):
+        _image(str(tmp_path / rel))
+    os.makedirs(tmp_path / "val" / "b")  # empty: no class
+    cfg = _small_cfg("DATA.SOURCE", "folder", "DATA.TRAIN_ROOT", str(tmp_path / "train"),
+                     "DATA.VAL_ROOT", str(tmp_path / "val"))  # fmt: skip
+    train, val = build_probe_datasets(cfg, None, None)
+    assert train.classes == val.classes == ["a", "b", "c"] and val.labels.tolist() == [2]
+    assert folder_split(str(tmp_path / "val"))[2:] == ([0], ["c"])  # its own class list would shift the label
+    _image(str(tmp_path / "val/d/1.jpg"))
+    with pytest.raises(ValueError, match=rf"'{tmp_path}/val' has classes that the 3 training classes lack: \['d'\]"):
+        build_probe_datasets(cfg, None, None)
 
 
 def test_caltech20_lists_without_labels_take_the_class_from_the_folder():

@@ -1,13 +1,15 @@
 """tools/knn_eval.py end to end on real images: pretrained vs random, feature spaces, JSON."""
 
 import json
+import os
+import shutil
 
 import pytest
 import torch
 
 from pretrain.models.weights import load_frozen
 from pretrain.probe.knn_eval import project
-from tests.probe.helpers import assert_distinct_features, folder_args, load_tool, probe_data
+from tests.probe.helpers import assert_distinct_features, folder_args, load_tool, probe_data, scenes15
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -55,3 +57,24 @@ def test_feature_spaces(data, tmp_path):
         _run(data["caltech20"], "random", tmp_path / "r", "TEST.KNN_FEATURES", "embedding")
     with pytest.raises(KeyError, match="TEST has no 'KNN_NEIGHBOURS'"):
         _run(data["caltech20"], "random", tmp_path / "r", "TEST.KNN_NEIGHBOURS", "5")
+
+
+def test_hidden_and_empty_folders_change_nothing(tmp_path_factory, tmp_path):
+    """``.ipynb_checkpoints`` (with an image in training) and an empty folder are no classes: the same top-1.
+
+    They used to be classes of their own split only, which shifted every validation label against training's.
+    """
+    clean = scenes15(str(tmp_path_factory.getbasetemp() / "probe_data"))
+    cluttered = tmp_path / "cluttered"
+    for split in ("train", "test"):
+        for name in os.listdir(os.path.join(clean, split)):
+            os.makedirs(cluttered / split, exist_ok=True)
+            os.symlink(os.path.join(clean, split, name), cluttered / split / name)
+        os.makedirs(cluttered / split / ".ipynb_checkpoints")
+    os.makedirs(cluttered / "train" / "000_empty")
+    bedroom = os.path.join(clean, "train", "Bedroom")
+    first = os.path.join(bedroom, sorted(os.listdir(bedroom))[0])
+    shutil.copy(first, cluttered / "train" / ".ipynb_checkpoints" / "image-checkpoint.png")
+    plain = _run(clean, "random", tmp_path / "plain")
+    other = _run(str(cluttered), "random", tmp_path / "cluttered_out")
+    assert (other["top1"], other["num_classes"], other["val_images"]) == (plain["top1"], 15, 300), (plain, other)

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from pretrain.saliency import build_saliency
-from pretrain.utils.image_io import load_rgb
+from pretrain.utils.image_io import list_images, load_rgb, mask_paths
 from tests.conftest import shared_data
 
 
@@ -43,3 +43,21 @@ def test_16_bit_rgb_int32_and_float_images_are_scaled(photo, tmp_path):
     for name in ("i.tif", "f.tif"):
         got = np.asarray(load_rgb(str(tmp_path / name)))[..., 0].astype(np.int16)
         assert np.abs(got - photo).max() <= 1, name
+
+
+def test_list_images_skips_hidden_names_and_lists_each_real_folder_once(tmp_path):
+    for rel in ("a/1.png", "a/.2.png", "a/sub/3.jpg", ".ipynb_checkpoints/4.png", "b/5.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (2, 2)).save(tmp_path / rel)
+    os.symlink("..", tmp_path / "a" / "sub" / "up")  # a loop: a/sub/up -> a
+    os.symlink(str(tmp_path / "a"), tmp_path / "c")  # a second link to a folder listed already
+    os.symlink(str(tmp_path / "b"), tmp_path / "a" / "zb")  # b, reached first through a/zb
+    assert list_images(str(tmp_path)) == ["a/1.png", "a/sub/3.jpg", "a/zb/5.png"]
+    assert list_images(str(tmp_path / "c")) == ["1.png", "sub/3.jpg", "zb/5.png"]  # a link as the root is listed
+
+
+def test_mask_paths_gives_images_sharing_a_stem_a_mask_each():
+    rels = ["c/x.jpg", "c/x.png", "c/y.jpg", "d/x.jpg"]
+    assert mask_paths("m", rels) == ["m/c/x.jpg.png", "m/c/x.png.png", "m/c/y.png", "m/d/x.png"]
+    with pytest.raises(ValueError, match=r"share the masks \['c/x.jpg.png'\] under 'm'"):
+        mask_paths("m", ["c/x.jpg", "c/x.png", "c/x.jpg.png"])  # an image named x.jpg.png

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pretrain.augment.backgrounds import texture_source
-from pretrain.visualize.copy_paste import Sample, copy_paste_figure, load_sample
+from pretrain.visualize.copy_paste import Sample, copy_paste_figure, load_samples
 from pretrain.visualize.grid import HEADER, write_png
 from tests.conftest import REPO
 
@@ -99,7 +99,21 @@ def test_load_sample_missing_mask_names_path(tmp_path):
     images, masks = write_tree(tmp_path, [make_sample(0)], ["a"])
     os.remove(os.path.join(masks, "a.png"))
     with pytest.raises(FileNotFoundError, match=r"masks/a\.png"):
-        load_sample(images, masks, "a.png")
+        load_samples(images, masks, ["a.png"])
+
+
+def test_images_sharing_a_stem_show_their_own_masks(tmp_path):
+    """``x.jpg`` and ``x.png`` in one folder: masks ``x.jpg.png`` and ``x.png.png``, not one ``x.png`` for both."""
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for name, value in (("x.jpg", 100), ("x.png", 200)):
+        assert cv2.imwrite(str(images / name), np.zeros((6, 8, 3), np.uint8))
+        assert cv2.imwrite(str(masks / f"{name}.png"), np.full((6, 8), value, np.uint8))
+    assert cv2.imwrite(str(masks / "x.png"), np.full((6, 8), 7, np.uint8))  # the old shared name: not read
+    samples = load_samples(str(images), str(masks), ["x.png", "x.jpg"])
+    assert [int(s.mask.max()) for s in samples] == [200, 100]
+    assert int(load_samples(str(images), str(masks), ["x.jpg"])[0].mask.max()) == 100
 
 
 def run_tool(*args: str) -> subprocess.CompletedProcess:

@@ -4,7 +4,13 @@
 The mask tree mirrors the image tree (same relative path, .png, same size; with --mask-size N the
 image's size scaled down so that the longer side is at most N: smaller files that the training
 workers decode faster, read in training as the image's mask, scaled). Masks already written are skipped, so rerunning a
-killed job resumes it; shards split the work between machines.
+killed or interrupted (Ctrl-C) job resumes it; shards split the work between machines.
+
+The mask folder records what made it (provenance.json: the method, its parameters, --mask-size); a rerun with another
+--method, --small-images or --mask-size is refused, naming what differs, and so is a folder of masks without a record.
+Memory and time per image do not grow with the photo: RBD and GS count their superpixels on the photo scaled down to
+500 px (photos up to 500 px keep the authors' count) and take at most one per 40 px of their 240 px working copy.
+An image over PIL's pixel limit (PIL.Image.MAX_IMAGE_PIXELS) is skipped and counted, like an unreadable one.
 
     python tools/saliency.py --input datasets/imagenet/train --output datasets/imagenet/masks_rbd/train --workers 16
     python tools/saliency.py --input IMAGES --output MASKS --method basnet --weights basnet.pth
@@ -44,7 +50,11 @@ def main(args: argparse.Namespace) -> int:
     kwargs = small_image_options(args.method) if args.small_images else {}
     kwargs |= {"weights": args.weights} if args.weights else {}
     shards = {"num_shards": args.num_shards, "shard_id": args.shard_id, "max_size": args.mask_size}
-    summary = compute_masks(args.input, args.output, args.method, kwargs, args.workers, **shards)
+    try:
+        summary = compute_masks(args.input, args.output, args.method, kwargs, args.workers, **shards)
+    except KeyboardInterrupt:
+        print("saliency: interrupted; the masks written are whole: rerun the command to resume", file=sys.stderr)
+        return 130
     print(summary)
     return 0
 

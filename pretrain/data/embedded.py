@@ -42,7 +42,9 @@ class EmbeddedSpec:
     seed: int = 0
 
     def fingerprint(self) -> str:
-        blob = json.dumps({**asdict(self), "version": 1}, sort_keys=True)
+        # version 2: mask folders carry a provenance record; a cache of an older dilo, whose mask folders have
+        # none (and are refused by the saliency tool), is not reused.
+        blob = json.dumps({**asdict(self), "version": 2}, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 

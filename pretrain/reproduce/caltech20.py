@@ -29,7 +29,7 @@ from pretrain.probe.datasets import list_split
 from pretrain.saliency import small_image_options
 from pretrain.saliency.batch import compute_masks
 from pretrain.utils.atomic import atomic_open, write_json
-from pretrain.utils.image_io import load_rgb, mask_path
+from pretrain.utils.image_io import load_rgb
 
 logger = logging.getLogger("pretrain.reproduce")
 
@@ -64,7 +64,8 @@ def fit_square(image: Image.Image, size: int) -> Image.Image:
 def _fingerprint(data_root: str, size: int) -> str:
     """A digest of what decides the prepared files: the lists, the size, the mask parameters."""
     saliency = {m: small_image_options(m) for m in MASK_METHODS}
-    params = {"size": size, "resize": "torchvision", "saliency": saliency}
+    # "records": mask folders carry their provenance record; folders an older dilo prepared have none
+    params = {"size": size, "resize": "torchvision", "saliency": saliency, "records": 1}
     h = hashlib.sha1(json.dumps(params, sort_keys=True).encode())
     for name in SPLITS.values():
         with open(os.path.join(data_root, name), "rb") as f:
@@ -74,9 +75,10 @@ def _fingerprint(data_root: str, size: int) -> str:
 
 def _write_split(data_root: str, list_file: str, out: str, size: int, desc: str) -> None:
     root, paths, _, _ = list_split(os.path.join(data_root, IMAGES), os.path.join(data_root, list_file))
-    todo = [p for p in paths if not os.path.exists(mask_path(out, p))]
+    pngs = {rel: os.path.join(out, os.path.splitext(rel)[0] + ".png") for rel in paths}  # the lists name JPEGs
+    todo = [rel for rel in paths if not os.path.exists(pngs[rel])]
     for rel in tqdm(todo, desc=desc, unit="img"):
-        with atomic_open(mask_path(out, rel)) as f:  # mask_path: the same relative path as a PNG
+        with atomic_open(pngs[rel]) as f:
             fit_square(load_rgb(os.path.join(root, rel)), size).save(f, format="PNG")
 
 

@@ -44,8 +44,10 @@ Preprocessing (the authors' ``basnet_test.py``: ``RescaleT(256)``, ``ToTensorLab
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -54,7 +56,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
-from .registry import SALIENCY_REGISTRY, check_image
+from .registry import check_image
 
 INPUT_SIZE = 256
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -262,7 +264,6 @@ def _min_max(maps: torch.Tensor) -> torch.Tensor:
     return (maps - lo) / span.clamp_min(torch.finfo(maps.dtype).tiny)
 
 
-@SALIENCY_REGISTRY.register()
 class BASNet:
     """BASNet saliency from the authors' weights file (see the module docstring for where to get it).
 
@@ -284,7 +285,20 @@ class BASNet:
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.autocast = autocast
+        self.weights = Path(weights)
         self.net = load_basnet(weights).to(self.device)
+        self._weights_digest: str | None = None
+
+    def parameters(self) -> dict[str, Any]:
+        """What the maps depend on (what a mask folder records): the weights file's contents (a digest, not its
+        path: a copy elsewhere gives the same maps) and the precision; not the device or the batch size."""
+        if self._weights_digest is None:
+            h = hashlib.sha256()
+            with open(self.weights, "rb") as f:
+                while block := f.read(1 << 20):
+                    h.update(block)
+            self._weights_digest = h.hexdigest()[:16]
+        return {"weights_sha256": self._weights_digest, "autocast": str(self.autocast) if self.autocast else None}
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         return self.predict_batch([image])[0]

@@ -5,28 +5,36 @@ training workers decode faster; it stays the image's mask, scaled, see :mod:`pre
 Built for ImageNet-sized jobs: work is split over processes (``workers``) and machines
 (``num_shards`` / ``shard_id``, every shard-th file); a mask already on disk is skipped, so
 a killed job resumes where it stopped; masks are written atomically (a temporary file, then
-a rename), so a mask on disk is always whole; an unreadable image is reported, skipped and
-counted instead of stopping the job; worker processes die with the job (kill -9 included), so an
-immediate rerun never races with them. Networks with a ``predict_batch`` method (BASNet) run
-batched in the main process, on the GPU when there is one.
+a rename), so a mask on disk is always whole; an unreadable image, or one over PIL's pixel limit
+(``PIL.Image.MAX_IMAGE_PIXELS``, read from the file's header before anything is decoded), is
+reported, skipped and counted instead of stopping the job; worker processes die with the job
+(:func:`pretrain.utils.processes.worker_pool`: kill -9, SIGTERM and Ctrl-C included, pending work
+cancelled), so an immediate rerun never races with them. Networks with a ``predict_batch`` method
+(BASNet) run batched in the main process, on the GPU when there is one.
+
+A mask folder records what made it (``provenance.json``, :mod:`pretrain.utils.provenance`, kind
+``"saliency masks"``): the method, every parameter of it (``parameters.*``, from its ``parameters()``;
+``--small-images`` shows there) and ``max_size``. A job claims the folder before writing a mask: a
+folder recorded with other settings, or holding masks without a record, is refused, so a rerun never
+mixes two methods' masks. Shards writing one folder claim the same record.
 """
 
 from __future__ import annotations
 
-import ctypes
+import json
 import os
-import signal
-import sys
 import time
-from collections.abc import Iterator
+import warnings
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from functools import partial
 from typing import Any
 
 import cv2
 import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
+from pretrain.utils import provenance
 from pretrain.utils.atomic import atomic_open, remove_stale_temporaries
 from pretrain.utils.image_io import (
     BadImageError,
@@ -34,29 +42,58 @@ from pretrain.utils.image_io import (
     encode_raw_gray_png,
     list_images,
     load_rgb,
-    mask_path,
+    mask_paths,
 )
+from pretrain.utils.processes import call_each, chunks, map_unordered, worker_pool
 
 from .registry import SaliencyMethod, build_saliency
+
+KIND = "saliency masks"
+CHUNK = 8  # images per task sent to a worker
+WINDOW = 4  # tasks in flight per worker
+SHOWN = 20  # paths named per kind of problem
+
+
+class OversizedImageError(BadImageError):
+    """An image with more pixels than the job's limit (``PIL.Image.MAX_IMAGE_PIXELS``)."""
 
 
 @dataclass
 class MaskJobSummary:
-    """What a run did: masks written, already present, and images that could not be read."""
+    """What a run did: masks written, already present, images that could not be read, and images over the
+    pixel limit (``pixel_limit``: ``PIL.Image.MAX_IMAGE_PIXELS`` when the job ran, None for no limit)."""
 
     written: int = 0
     skipped: int = 0
     bad: list[str] = field(default_factory=list)
+    oversized: list[str] = field(default_factory=list)
+    pixel_limit: int | None = None
     seconds: float = 0.0
 
+    def count(self, outcome: str, path: str) -> None:
+        """Count one image's ``outcome`` (what :func:`_one` returns): "written", "bad" or "oversized"."""
+        if outcome == "written":
+            self.written += 1
+        else:
+            {"bad": self.bad, "oversized": self.oversized}[outcome].append(path)
+
     def __str__(self) -> str:
-        lines = [f"{self.written} masks written, {self.skipped} already present, {len(self.bad)} unreadable images"]
-        lines += [f"  unreadable: {path}" for path in self.bad[:20]]
-        if len(self.bad) > 20:
-            lines.append(f"  ... and {len(self.bad) - 20} more")
+        lines = [
+            f"{self.written} masks written, {self.skipped} already present, {len(self.bad)} unreadable images, "
+            f"{len(self.oversized)} images over the pixel limit"
+        ]
+        lines += _listed("unreadable", self.bad)
+        if self.oversized:
+            lines.append(f"  skipped: more than {self.pixel_limit} pixels (PIL.Image.MAX_IMAGE_PIXELS):")
+            lines += _listed("over the limit", self.oversized)
         rate = self.written / self.seconds if self.seconds else 0.0
         lines.append(f"{self.seconds:.1f} s ({rate:.1f} masks/s)")
         return "\n".join(lines)
+
+
+def _listed(what: str, paths: list[str]) -> list[str]:
+    lines = [f"  {what}: {path}" for path in paths[:SHOWN]]
+    return lines + ([f"  ... and {len(paths) - SHOWN} more"] if len(paths) > SHOWN else [])
 
 
 def write_mask(saliency: np.ndarray, path: str, max_size: int = 0) -> None:
@@ -79,48 +116,71 @@ def write_mask(saliency: np.ndarray, path: str, max_size: int = 0) -> None:
         f.write(data)
 
 
+def read_image(path: str, pixel_limit: int | None) -> np.ndarray:
+    """The RGB image at ``path``, unless its header gives it more than ``pixel_limit`` pixels
+    (:class:`OversizedImageError`, before anything is decoded) or it cannot be read (:class:`BadImageError`)."""
+    try:
+        with warnings.catch_warnings():  # PIL warns above its limit; the check below decides
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:  # reads the header only
+                w, h = img.size
+    except Image.DecompressionBombError as e:  # PIL's own refusal, at twice its limit
+        raise OversizedImageError(f"image {path!r} is too large: {e}") from e
+    except (OSError, ValueError) as e:
+        raise BadImageError(f"cannot read image {path!r}: {e}") from e
+    if pixel_limit and w * h > pixel_limit:
+        raise OversizedImageError(f"image {path!r} has {w} x {h} pixels, more than the limit of {pixel_limit}")
+    return np.asarray(load_rgb(path))
+
+
 _method: SaliencyMethod | None = None
 _max_size = 0
+_pixel_limit: int | None = None
 
 
-def _init_worker(name: str, kwargs: dict[str, Any], max_size: int = 0, parent: int | None = None) -> None:
-    global _method, _max_size
-    if parent is not None:
-        _die_with(parent)
+def _init_worker(name: str, kwargs: dict[str, Any], max_size: int, pixel_limit: int | None) -> None:
+    global _method, _max_size, _pixel_limit
     cv2.setNumThreads(1)  # one core per worker process
-    _method, _max_size = build_saliency(name, **kwargs), max_size
+    _method, _max_size, _pixel_limit = build_saliency(name, **kwargs), max_size, pixel_limit
 
 
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def _die_with(parent: int) -> None:
-    """Have the kernel kill this worker when ``parent`` dies (Linux); exit now if it already has.
-
-    A pool's workers otherwise outlive a killed job and keep writing masks for seconds. On
-    other systems the job's normal end (or Ctrl-C) still stops them.
-    """
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # died before the line above took effect
-        os._exit(1)
-
-
-def _one(task: tuple[str, str]) -> str | None:
-    """Compute and write one mask; returns the image path if it could not be read."""
+def _one(task: tuple[str, str]) -> tuple[str, str]:
+    """Compute and write one mask; returns (outcome, image path), outcome "written", "bad" or "oversized"."""
     src, dst = task
     try:
-        image = np.asarray(load_rgb(src))
+        image = read_image(src, _pixel_limit)
+    except OversizedImageError:
+        return "oversized", src
     except BadImageError:
-        return src
+        return "bad", src
     assert _method is not None
     write_mask(_method(image), dst, _max_size)
-    return None
+    return "written", src
 
 
-def _batches(tasks: list[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
-    for i in range(0, len(tasks), size):
-        yield tasks[i : i + size]
+def mask_record(method: str, instance: SaliencyMethod, kwargs: dict[str, Any], max_size: int) -> provenance.Record:
+    """The record of a mask folder (see the module docstring): the method's ``parameters()``, or for a method
+    without them the options it was built with."""
+    params = instance.parameters() if hasattr(instance, "parameters") else kwargs
+    params = json.loads(json.dumps(params, sort_keys=True, default=repr))
+    fields = {"method": method.lower(), "max_size": max_size, **{f"parameters.{k}": v for k, v in params.items()}}
+    return provenance.Record.of(KIND, fields)
+
+
+def claim_mask_folder(output_dir: str, record: provenance.Record) -> None:
+    """Record ``record`` in ``output_dir``, or raise :class:`ProvenanceError` if its masks were made otherwise."""
+    remedy = f"write them to another output folder (--output), or delete {output_dir} to recompute them"
+    if provenance.read(output_dir) is None and _holds_masks(output_dir):
+        raise provenance.ProvenanceError(
+            f"{output_dir} holds masks but no record of what made them (an older dilo's, or another tool's), "
+            f"so dilo cannot tell how they were made: {remedy}"
+        )
+    provenance.claim(output_dir, record, remedy)
+
+
+def _holds_masks(folder: str) -> bool:
+    """Whether any PNG lies below ``folder`` (the walk stops at the first)."""
+    return any(name.lower().endswith(".png") for _, _, names in os.walk(folder) for name in names)
 
 
 def compute_masks(
@@ -134,52 +194,58 @@ def compute_masks(
     progress: bool = True,
     max_size: int = 0,
 ) -> MaskJobSummary:
-    """Write the masks of this shard that are not on disk yet; see the module docstring."""
+    """Write the masks of this shard that are not on disk yet; see the module docstring.
+
+    Raises :class:`~pretrain.utils.provenance.ProvenanceError` (before writing anything) if ``output_dir``
+    holds masks of another method, other parameters or another ``max_size``, or masks without a record.
+    """
     if not 0 <= shard_id < num_shards:
         raise ValueError(f"--shard-id must be in [0, {num_shards}), got {shard_id}")
     if max_size < 0:
         raise ValueError(f"--mask-size must be 0 (the image's size) or a positive bound, got {max_size}")
     kwargs = method_kwargs or {}
     start = time.perf_counter()
-    if os.path.isdir(output_dir):
-        remove_stale_temporaries(output_dir)
-    shard = list_images(input_dir)[shard_id::num_shards]
-    tasks = [(os.path.join(input_dir, rel), mask_path(output_dir, rel)) for rel in shard]
-    todo = [t for t in tasks if not os.path.exists(t[1])]
-    summary = MaskJobSummary(skipped=len(tasks) - len(todo))
-    bar = tqdm(total=len(todo), desc=f"{method} masks", disable=not progress, unit="img")
+    relpaths = list_images(input_dir)
+    masks = mask_paths(output_dir, relpaths)  # the whole listing's rule, then this shard's part
+    tasks = [(os.path.join(input_dir, rel), dst) for rel, dst in zip(relpaths, masks, strict=True)]
+    tasks = tasks[shard_id::num_shards]
     probe = build_saliency(method, **kwargs)
-    if hasattr(probe, "predict_batch"):  # a network: batched, in this process
-        for batch in _batches(todo, getattr(probe, "batch_size", 8)):
-            images, outputs = [], []
-            for src, dst in batch:
-                try:
-                    images.append(np.asarray(load_rgb(src)))
-                    outputs.append(dst)
-                except BadImageError:
-                    summary.bad.append(src)
-            for saliency, dst in zip(probe.predict_batch(images), outputs, strict=True):
-                write_mask(saliency, dst, max_size)
-            summary.written += len(outputs)
-            bar.update(len(batch))
-    else:
-        workers = min(workers, len(todo))
-        init = (method, kwargs, max_size, os.getpid())
-        pool = get_context("spawn").Pool(workers, _init_worker, init) if workers > 1 else None
-        if pool is None:
-            _init_worker(method, kwargs, max_size)
-        try:
-            for bad in pool.imap_unordered(_one, todo, chunksize=8) if pool else map(_one, todo):
-                if bad is None:
-                    summary.written += 1
-                else:
-                    summary.bad.append(bad)
-                bar.update()
-        finally:
-            if pool is not None:
-                pool.close()
-                pool.join()
-    bar.close()
+    claim_mask_folder(output_dir, mask_record(method, probe, kwargs, max_size))
+    remove_stale_temporaries(output_dir)
+    todo = [t for t in tasks if not os.path.exists(t[1])]
+    limit = Image.MAX_IMAGE_PIXELS
+    summary = MaskJobSummary(skipped=len(tasks) - len(todo), pixel_limit=limit)
+    with tqdm(total=len(todo), desc=f"{method} masks", disable=not progress, unit="img") as bar:
+        if hasattr(probe, "predict_batch"):  # a network: batched, in this process
+            for batch in chunks(todo, getattr(probe, "batch_size", 8)):
+                images, outputs = [], []
+                for src, dst in batch:
+                    try:
+                        images.append(read_image(src, limit))
+                        outputs.append(dst)
+                    except OversizedImageError:
+                        summary.oversized.append(src)
+                    except BadImageError:
+                        summary.bad.append(src)
+                for saliency, dst in zip(probe.predict_batch(images), outputs, strict=True):
+                    write_mask(saliency, dst, max_size)
+                summary.written += len(outputs)
+                bar.update(len(batch))
+        else:
+            init = (method, kwargs, max_size, limit)
+            workers = min(workers, len(todo))
+            if workers > 1:
+                with worker_pool(workers, _init_worker, init) as pool:
+                    for results in map_unordered(pool, partial(call_each, _one), chunks(todo, CHUNK), WINDOW * workers):
+                        for outcome, src in results:
+                            summary.count(outcome, src)
+                        bar.update(len(results))
+            else:
+                _init_worker(*init)
+                for outcome, src in map(_one, todo):
+                    summary.count(outcome, src)
+                    bar.update()
     summary.bad.sort()
+    summary.oversized.sort()
     summary.seconds = time.perf_counter() - start
     return summary

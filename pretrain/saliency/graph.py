@@ -5,9 +5,18 @@ touch, which lie on the image boundary, and shortest (geodesic) paths over colou
 differences. That is computed here once, vectorized (no loop over pixels or pairs).
 
 Speed: SLIC is run on a copy downscaled so that its longer side is at most ``max_side``
-pixels (a quarter of the pixels for SOD's 481 x 321 images at 240), keeping the number of
-superpixels the authors ask for at full resolution; maps are painted at that working
-resolution and resized back bilinearly.
+pixels (a quarter of the pixels for SOD's 481 x 321 images at 240); maps are painted at that
+working resolution and resized back bilinearly.
+
+How many superpixels (:func:`superpixel_count`, RBD and GS; MC asks a fixed number): the
+authors' one per ``pixels_per_superpixel`` pixels, counted on the photo as if scaled down to fit
+a reference side (``REFERENCE_SIDE``, 500 px: the size of the benchmark photos the authors tuned
+on, and of ImageNet's), and at most one per ``MIN_SUPERPIXEL_AREA`` (40) pixels of the working
+resolution. A photo up to 500 px gets the authors' count; a larger one the count of its 500 px
+version, so its mask does not depend on its resolution; and whatever the photo's size and the
+parameters, the graph (its n x n matrices, its shortest paths) is bounded by the working
+resolution (SLIC is asked at most 240 x 240 / 40 = 1,440 superpixels at the default ``max_side``;
+it returns about as many, up to a tenth more).
 """
 
 from __future__ import annotations
@@ -23,6 +32,34 @@ from skimage.segmentation import slic
 
 # Shortest paths treat a zero-weight edge as no edge; clipped colour distances are often 0.
 _EPS = 1e-9
+
+REFERENCE_SIDE = 500  # superpixels are counted on the photo scaled down to fit this side (px)
+# The hard cap: at least this many working-resolution pixels per superpixel (about 6 x 6). 40 is the
+# small-image settings' own, so their count on ~64 px images (102 on 64 x 64) and their masks are unchanged.
+MIN_SUPERPIXEL_AREA = 40
+
+
+def working_size(image_size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """(h, w) of the copy SLIC runs on: ``image_size`` scaled so that its longer side is at most ``max_side``."""
+    h, w = image_size
+    scale = min(1.0, max_side / max(h, w))
+    return (h, w) if scale == 1.0 else (round(h * scale), round(w * scale))
+
+
+def superpixel_count(
+    image_size: tuple[int, int], pixels_per_superpixel: float, max_side: int, reference_side: int = REFERENCE_SIDE
+) -> int:
+    """The number of superpixels asked of SLIC for an image of ``image_size`` (h, w); see the module docstring.
+
+    ``round(area / pixels_per_superpixel)`` with ``area`` the image's pixels once scaled down to fit
+    ``reference_side`` (the image's own up to that side), capped at the working resolution's pixels
+    (``max_side``) over ``MIN_SUPERPIXEL_AREA``, and at least 2.
+    """
+    h, w = image_size
+    reference = min(1.0, reference_side / max(h, w)) ** 2
+    wanted = round(h * w * reference / pixels_per_superpixel)
+    small_h, small_w = working_size(image_size, max_side)
+    return max(2, min(wanted, round(small_h * small_w / MIN_SUPERPIXEL_AREA)))
 
 
 @dataclass
@@ -64,9 +101,8 @@ def build_graph(
     """
     h, w = image.shape[:2]
     scale = min(1.0, max_side / max(h, w))
-    small = (
-        image if scale == 1.0 else cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-    )
+    small_h, small_w = working_size((h, w), max_side)
+    small = image if scale == 1.0 else cv2.resize(image, (small_w, small_h), interpolation=cv2.INTER_AREA)
     labels = slic(small, n_segments=num_superpixels, compactness=compactness, start_label=0, convert2lab=True)
     labels = _relabel(labels)
     n = int(labels.max()) + 1

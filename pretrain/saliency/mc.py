@@ -7,7 +7,10 @@ wanders long. Saliency is the expected time to absorption, y = (I - Q)^-1 1.
 Parameters follow the authors' released MATLAB code (``Saliency_Absorb_MC``):
 
 - superpixels: SLIC, 250 of them, compactness 20; colours: CIE Lab of the mean RGB colour
-  (the code averages per-pixel Lab; the difference is small);
+  (the code averages per-pixel Lab; the difference is small); dilo runs SLIC on a copy at most
+  ``max_side`` (240) px on its longer side. The count does not grow with the photo, so the
+  graph is bounded without RBD's cap (:func:`pretrain.saliency.graph.superpixel_count`), which
+  MC does not apply: on 64 px images it would change the count, and the embedded set's masks;
 - graph: 8-connected neighbours, superpixels on opposite image borders linked (top-bottom,
   left-right), and neighbours of those neighbours; edge weight exp(-10 d) + 1e-5 with d the
   Lab distance min-max normalized over the edges, plus self-loops of weight 1;
@@ -20,6 +23,8 @@ Parameters follow the authors' released MATLAB code (``Saliency_Absorb_MC``):
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -84,6 +89,10 @@ class MC:
         self.num_superpixels = num_superpixels
         self.compactness = compactness
         self.max_side = max_side
+
+    def parameters(self) -> dict[str, Any]:
+        """Every setting the maps depend on (what a mask folder records)."""
+        return {"num_superpixels": self.num_superpixels, "compactness": self.compactness, "max_side": self.max_side}
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         graph = build_graph(check_image(image), self.num_superpixels, self.compactness, self.max_side)

@@ -9,7 +9,14 @@ both cues with smoothness between neighbours, which drives the background toward
 Parameters follow the authors' released MATLAB code (``RBD`` package, 3/24/2014), which in
 places differs from the paper:
 
-- superpixels: SLIC, one per 600 pixels of the input image, compactness 20 (code);
+- superpixels: SLIC, one per 600 pixels of the input image, compactness 20 (code); dilo
+  counts them on the image as if scaled down to fit 500 px (``reference_side``: the code's
+  count for photos up to 500 px, the benchmarks' and ImageNet's), and asks at most one per
+  40 pixels of SLIC's working copy (see :func:`pretrain.saliency.graph.superpixel_count`):
+  the code's count, taken from a multi-megapixel photo but laid on the working copy below,
+  would be thousands of superpixels of a few pixels each, and dense n x n matrices;
+- working resolution: dilo runs SLIC on a copy at most ``max_side`` (240) px on its longer
+  side and resizes the map back (the code works at full size);
 - colours: CIE Lab of each superpixel's mean RGB colour (code);
 - boundary: superpixels within 8 px of the border, all linked to each other (code);
 - geodesic edge weights: Lab distance minus ``clip`` (the mean distance of each superpixel
@@ -30,16 +37,21 @@ The authors' optional removal of artificial image frames is not implemented.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from skimage.filters import threshold_otsu
 
 from .graph import (
+    MIN_SUPERPIXEL_AREA,
+    REFERENCE_SIDE,
     SuperpixelGraph,
     build_graph,
     gaussian_weights,
     geodesic_distances,
     link,
     pairwise_distances,
+    superpixel_count,
     two_ring,
 )
 from .registry import SALIENCY_REGISTRY, check_image
@@ -95,16 +107,33 @@ class RBD:
     """Robust background detection + saliency optimization; see the module docstring."""
 
     def __init__(
-        self, pixels_per_superpixel: int = 600, compactness: float = 20.0, max_side: int = 240, boundary_width: int = 8
+        self,
+        pixels_per_superpixel: int = 600,
+        compactness: float = 20.0,
+        max_side: int = 240,
+        boundary_width: int = 8,
+        reference_side: int = REFERENCE_SIDE,
     ):
         self.pixels_per_superpixel = pixels_per_superpixel
         self.compactness = compactness
         self.max_side = max_side
         self.boundary_width = boundary_width
+        self.reference_side = reference_side
+
+    def parameters(self) -> dict[str, Any]:
+        """Every setting the maps depend on (what a mask folder records), the fixed superpixel cap included."""
+        return {
+            "pixels_per_superpixel": self.pixels_per_superpixel,
+            "compactness": self.compactness,
+            "max_side": self.max_side,
+            "boundary_width": self.boundary_width,
+            "reference_side": self.reference_side,
+            "min_superpixel_area": MIN_SUPERPIXEL_AREA,
+        }
 
     def graph(self, image: np.ndarray) -> SuperpixelGraph:
         h, w = check_image(image).shape[:2]
-        n = max(2, round(h * w / self.pixels_per_superpixel))
+        n = superpixel_count((h, w), self.pixels_per_superpixel, self.max_side, self.reference_side)
         return build_graph(image, n, self.compactness, self.max_side, self.boundary_width)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:

@@ -9,7 +9,12 @@ from fvcore.common.registry import Registry
 
 
 class SaliencyMethod(Protocol):
-    """Maps an H x W x 3 uint8 RGB image to an H x W float32 saliency map in [0, 1]."""
+    """Maps an H x W x 3 uint8 RGB image to an H x W float32 saliency map in [0, 1].
+
+    A method may also have ``parameters()``: a JSON-able dict of every setting its maps depend on, as the
+    instance resolved them (the built-in ones do). A mask folder records it (:mod:`pretrain.saliency.batch`);
+    for a method without it, the folder records the keyword options it was built with.
+    """
 
     def __call__(self, image: np.ndarray) -> np.ndarray: ...
 

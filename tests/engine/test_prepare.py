@@ -8,6 +8,7 @@ from pretrain.data import build_train_dataset, dataset_roots
 from pretrain.engine import prepare_embedded
 from pretrain.saliency import small_image_options
 from pretrain.saliency.batch import compute_masks
+from pretrain.utils import provenance
 from tests.conftest import tiny_config
 
 
@@ -23,7 +24,8 @@ def test_the_setup_computes_the_embedded_masks_not_the_data_layer(tmp_path, monk
     prepare_embedded(cfg)
     tool = compute_masks(train_root, str(tmp_path / "tool"), "gs", small_image_options("gs"), progress=False)
     assert tool.written == len(build_train_dataset(cfg, train_root)) == 16
-    for cls in os.listdir(masks):  # what tools/saliency.py --method gs --small-images writes, byte for byte
-        for name in os.listdir(os.path.join(masks, cls)):
+    assert provenance.read(masks).fields == provenance.read(str(tmp_path / "tool")).fields
+    for cls in (d for d in os.listdir(masks) if os.path.isdir(os.path.join(masks, d))):  # what tools/saliency.py
+        for name in os.listdir(os.path.join(masks, cls)):  # --method gs --small-images writes, byte for byte
             with open(os.path.join(masks, cls, name), "rb") as a, open(tmp_path / "tool" / cls / name, "rb") as b:
                 assert a.read() == b.read(), (cls, name)

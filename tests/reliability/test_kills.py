@@ -1,5 +1,6 @@
-"""kill -9 at bad moments: the saliency tool's workers die with it; a killed checkpoint write leaves
-the old checkpoint whole and a temporary that the next start removes."""
+"""kill -9 at bad moments: the saliency tool's workers die with it (and with Ctrl-C or SIGTERM, which end
+it promptly); a killed checkpoint write leaves the old checkpoint whole and a temporary that the next start
+removes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import subprocess
 import sys
 import textwrap
 import time
+
+import pytest
 
 from tests.conftest import REPO, shared_data
 
@@ -34,31 +37,64 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_saliency_workers_exit_when_the_tool_is_killed(tmp_path):
-    images = shared_data("sod-dev", "images")  # 150 photos: about 15 s of work for 2 workers
-    masks = tmp_path / "masks"
+def _masks(folder) -> int:
+    return sum(name.endswith(".png") for name in os.listdir(folder)) if os.path.isdir(folder) else 0
+
+
+def _start_saliency_tool(masks):
+    """The saliency tool with 2 workers on the 150 SOD photos (about 15 s of work), once it has written 2 masks;
+    returns it and its worker processes."""
+    images = shared_data("sod-dev", "images")
     cmd = [sys.executable, os.path.join(REPO, "tools", "saliency.py"), "--input", images, "--output", str(masks)]
-    proc = subprocess.Popen([*cmd, "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([*cmd, "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 120
-        while not (masks.is_dir() and len(os.listdir(masks)) >= 2):
+        while _masks(masks) < 2:
             assert proc.poll() is None and time.time() < deadline
             time.sleep(0.1)
+        workers = _children(proc.pid)
+        assert len(workers) >= 2
     except AssertionError:  # a failed wait must not leave the tool running
         proc.kill()
         proc.wait()
         raise
-    workers = _children(proc.pid)
-    assert len(workers) >= 2
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    return proc, workers
+
+
+def _assert_stopped(masks, workers, what):
     deadline = time.time() + 3
     while any(map(_alive, workers)) and time.time() < deadline:
         time.sleep(0.05)
-    assert not any(map(_alive, workers)), "workers outlived the killed tool"
-    written = len(os.listdir(masks))
+    assert not any(map(_alive, workers)), f"workers outlived the {what} tool"
+    written = _masks(masks)
     time.sleep(1)
-    assert len(os.listdir(masks)) == written  # nobody writes any more
+    assert _masks(masks) == written < 150  # nobody writes any more
+
+
+def test_saliency_workers_exit_when_the_tool_is_killed(tmp_path):
+    proc, workers = _start_saliency_tool(tmp_path / "masks")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    _assert_stopped(tmp_path / "masks", workers, "killed")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_ctrl_c_and_sigterm_end_the_saliency_tool_and_its_workers_at_once(tmp_path, sig):
+    """The signal goes to the tool alone (a terminal's Ctrl-C reaches the workers too; they ignore it): pending
+    work is cancelled, the workers end, and the tool exits within seconds instead of going on or hanging."""
+    proc, workers = _start_saliency_tool(tmp_path / "masks")
+    proc.send_signal(sig)
+    try:
+        _, stderr = proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError("the tool did not exit within 5 s of the signal") from None
+    _assert_stopped(tmp_path / "masks", workers, "interrupted")
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and "rerun the command to resume" in stderr
+    else:
+        assert proc.returncode == -signal.SIGTERM
 
 
 def test_kill_during_a_checkpoint_write_keeps_the_old_one_and_the_next_start_cleans_up(tmp_path):

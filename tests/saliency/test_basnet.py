@@ -6,6 +6,8 @@ in for it. Inference runs at 32 px (the smallest input the six encoder stages al
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +18,8 @@ import torchvision
 
 from pretrain.saliency import basnet
 from pretrain.saliency.basnet import BASNet, BASNetModel, load_basnet
-from pretrain.saliency.registry import SALIENCY_REGISTRY
+from pretrain.saliency.registry import build_saliency
+from tests.conftest import REPO
 
 # From the authors' model/BASNet.py (NathanUA/BASNet): BASNet(3, 1) with torchvision ResNet-34 layer1-4.
 NUM_TENSORS = 517  # 439 weights / biases / BatchNorm statistics + 78 BatchNorm num_batches_tracked
@@ -188,8 +191,22 @@ def test_bad_image_is_a_value_error(method: BASNet, image: np.ndarray) -> None:
         method.predict_batch([_image(8, 8, seed=0), image])
 
 
-def test_registered_under_its_name() -> None:
-    assert SALIENCY_REGISTRY.get("BASNet") is BASNet
+def test_parameters_name_the_weights_by_their_contents(method: BASNet, weights: Path, tmp_path: Path) -> None:
+    """A mask folder records the weights file's digest, not its path: a copy gives the same record."""
+    copy = tmp_path / "elsewhere.pth"
+    copy.write_bytes(weights.read_bytes())
+    params = method.parameters()
+    assert params == BASNet(str(copy), device="cpu").parameters() and params["autocast"] is None
+    assert len(params["weights_sha256"]) == 16 and str(weights) not in str(params)
+    assert BASNet(str(copy), device="cpu", autocast=torch.bfloat16).parameters()["autocast"] == "torch.bfloat16"
+
+
+def test_registered_under_its_name_and_imported_when_built(weights: Path) -> None:
+    """``--method basnet`` builds the network; the classic methods' workers never import torch for it."""
+    assert isinstance(build_saliency("basnet", weights=str(weights)), BASNet)
+    code = "import sys, pretrain.saliency.batch as b; b._init_worker('rbd', {}, 0, None); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
 
 
 def _d6_after_changing(model: BASNetModel, bn: str, x: torch.Tensor) -> torch.Tensor:

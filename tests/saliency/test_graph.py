@@ -1,6 +1,17 @@
+import cv2
 import numpy as np
+import pytest
 
-from pretrain.saliency.graph import adjacency, build_graph, gaussian_weights, geodesic_distances, link, two_ring
+from pretrain.saliency import build_saliency, small_image_options
+from pretrain.saliency.graph import (
+    adjacency,
+    build_graph,
+    gaussian_weights,
+    geodesic_distances,
+    link,
+    superpixel_count,
+    two_ring,
+)
 
 LABELS = np.array(
     [
@@ -59,3 +70,43 @@ def test_build_graph_statistics():
     assert set(g.border) <= set(g.boundary)
     painted = g.paint(red.astype(float))
     assert painted.shape == (60, 80) and painted[:, -1].min() == 1.0 and painted[:, 0].max() == 0.0
+
+
+@pytest.mark.parametrize(
+    ("size", "pixels_per_superpixel"),
+    [
+        *[((321, 481), 600), ((481, 321), 600), ((375, 500), 600), ((500, 500), 600), ((64, 64), 600), ((7, 5), 600)],
+        *[((64, 64), 40), ((64, 48), 40), ((61, 64), 40), ((7, 5), 40)],  # the small-image settings
+    ],
+)
+def test_superpixel_count_is_the_authors_up_to_500_px(size, pixels_per_superpixel):
+    """Photos up to 500 px (SOD, ImageNet) keep the count their masks were made with, and so their masks; so do
+    the embedded ~64 px images with the small-image settings (40 px per superpixel: 102 on 64 x 64)."""
+    before = max(2, round(size[0] * size[1] / pixels_per_superpixel))  # the rule up to this change
+    assert superpixel_count(size, pixels_per_superpixel, 240) == before
+    assert superpixel_count((64, 64), 40, 240) == 102
+
+
+@pytest.mark.parametrize("size", [(3000, 4000), (4000, 3000), (13000, 13000), (1284, 1924)])
+def test_superpixel_count_is_bounded_whatever_the_size(size):
+    """A large photo gets the count of its 500 px version, and never more than one per 40 px of the 240 px copy."""
+    h, w = size
+    scale = 500 / max(h, w)
+    assert superpixel_count(size, 600, 240) == round(h * w * scale * scale / 600)
+    cap = round(round(h * 240 / max(h, w)) * round(w * 240 / max(h, w)) / 40)
+    assert superpixel_count(size, 40, 240) == cap <= 240 * 240 / 40  # --small-images on a photo
+    assert superpixel_count(size, 1, 240) == cap
+
+
+def test_graph_of_a_large_photo_is_bounded():
+    """The graph RBD and GS build for a 4000 x 3000 photo has as many superpixels as for its 500 px version,
+    and at most about the cap with the small-image settings (SLIC returns up to a tenth more than it is asked)."""
+    rng = np.random.default_rng(0)
+    small = cv2.GaussianBlur(rng.integers(0, 256, (75, 100, 3), dtype=np.uint8), (5, 5), 0)
+    photo = cv2.resize(small, (4000, 3000), interpolation=cv2.INTER_CUBIC)
+    default = build_saliency("rbd").graph(photo)
+    assert abs(default.n - 312) < 40 and default.labels.shape == (180, 240)  # 500 x 375: 312 asked
+    small_images = build_saliency("rbd", **small_image_options("rbd"))
+    assert small_images.graph(photo).n <= 1.2 * 1080  # 240 x 180 / 40
+    saliency = small_images(photo)
+    assert saliency.shape == (3000, 4000) and np.isfinite(saliency).all()

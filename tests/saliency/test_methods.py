@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pretrain.saliency import build_saliency, saliency_methods
+from pretrain.saliency import build_saliency, saliency_methods, small_image_options
 from pretrain.saliency.metrics import SaliencyEvaluator
 from tests.conftest import shared_data
 
@@ -27,6 +27,26 @@ def test_registry_lists_the_methods():
     assert set(CLASSIC) <= set(saliency_methods())
     with pytest.raises(KeyError, match="unknown saliency method 'sr'"):
         build_saliency("sr")
+
+
+def test_parameters_are_every_setting_as_resolved():
+    """What a mask folder records of its method: the defaults, the options given, the superpixel cap."""
+    rbd = build_saliency("rbd").parameters()
+    assert rbd == {
+        "pixels_per_superpixel": 600,
+        "compactness": 20.0,
+        "max_side": 240,
+        "boundary_width": 8,
+        "reference_side": 500,
+        "min_superpixel_area": 40,
+    }
+    small = build_saliency("gs", **small_image_options("gs")).parameters()
+    assert small == rbd | {"pixels_per_superpixel": 40, "boundary_width": 2}
+    assert build_saliency("mc", max_side=320).parameters() == {
+        "num_superpixels": 250,
+        "compactness": 20.0,
+        "max_side": 320,
+    }
 
 
 @pytest.mark.parametrize("name", CLASSIC)

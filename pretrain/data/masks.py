@@ -1,6 +1,7 @@
 """Saliency masks of a training set, in a folder that mirrors the image tree.
 
-``tools/saliency.py`` writes ``<mask_root>/<relative path without extension>.png``; true
+``tools/saliency.py`` writes ``<mask_root>/<relative path without extension>.png`` (two images of
+one folder that share a stem keep their extension: :func:`pretrain.utils.image_io.mask_paths`); true
 masks laid out the same way work too. Every image's mask is looked up when the dataset is
 built, and :meth:`MaskFolder.check` reads each mask's header and its image's, so a missing,
 truncated or mis-sized mask is reported before training starts, not hours into it.
@@ -17,6 +18,7 @@ cache of the files built when they change.
 from __future__ import annotations
 
 import functools
+import glob
 import io
 import logging
 import os
@@ -27,9 +29,11 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from pretrain.utils.image_io import PNG_SIGNATURE, BadImageError, bounded_size, decode_raw_gray_png, mask_path
+from pretrain.utils import provenance
+from pretrain.utils.atomic import TMP_PREFIX
+from pretrain.utils.image_io import PNG_SIGNATURE, BadImageError, bounded_size, decode_raw_gray_png, mask_paths
 
-from .mask_pack import MaskPack, build_pack, fingerprint, stamp_of
+from .mask_pack import MaskPack, build_pack, fingerprint, pack_folder
 
 SHOWN = 5  # bad masks named in an error
 PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the last 12 bytes of every whole PNG
@@ -54,7 +58,7 @@ class MaskFolder:
         if not os.path.isdir(root):
             raise FileNotFoundError(f"mask folder {mask_root!r} does not exist (COPY_PASTE.MASK_ROOT)")
         self.root, self.relpaths = mask_root, relpaths
-        self.paths = [mask_path(root, rel) for rel in relpaths]
+        self.paths = mask_paths(root, relpaths)  # relpaths: the whole listing, so stem-sharing images get their own
         self.present = [os.path.isfile(p) for p in self.paths]
         missing = [p for p, ok in zip(self.paths, self.present, strict=True) if not ok]
         if missing and not allow_missing:
@@ -65,6 +69,11 @@ class MaskFolder:
         self.skip_bad = False  # an unreadable mask stops the run (see check)
         self.image_root: str | None = None  # set by check: the images' sizes, for loads without a size
         self.pack: MaskPack | None = None  # set by use_pack: the masks read from one mapped file
+        # What a run records of its masks (pretrain.engine.provenance): the folder's own record, if it has one
+        # (the saliency tool's: method, parameters, size bound), and which images have a mask.
+        record = provenance.read(root)
+        found = (rel for rel, ok in zip(relpaths, self.present, strict=True) if ok)
+        self.identity = provenance.digest([record.digest() if record else "no record", *found])
 
     def check(self, image_root: str, skip_bad: bool = False) -> list[str]:
         """Compare every present mask's header with its image's; returns the problems found.
@@ -121,18 +130,23 @@ class MaskFolder:
         else from the pixels, just decoded."""
         return self.pack.peak(index) if self.pack is not None else int(mask.max())
 
-    def use_pack(self, folder: str, build: bool = True) -> bool:
-        """Read the masks from the pack in ``folder`` (:mod:`.mask_pack`) from now on, building it first (with
-        ``build``) if it is missing or older than the mask files; returns whether the pack is used. Call
-        after :meth:`check`: a mask that check found bad stays missing."""
-        root = os.path.expanduser(self.root)
-        stamp = fingerprint(root, self.paths, self.present)
-        if stamp_of(folder) != stamp:
+    def use_pack(self, root: str, build: bool = True) -> bool:
+        """Read the masks from their pack under COPY_PASTE.MASK_PACK ``root`` (:mod:`.mask_pack`) from now on,
+        building it first (with ``build``) if these mask files have none yet; returns whether the pack is used.
+        The pack is checked here, so a damaged one stops the run before training. Call after :meth:`check`:
+        a mask that check found bad stays missing."""
+        stamp = fingerprint(os.path.expanduser(self.root), self.paths, self.present)
+        folder = pack_folder(root, stamp)
+        if not os.path.isdir(folder):
             if not build:
-                logger.warning("mask pack %s does not match the masks in %s: reading the mask files", folder, root)
+                logger.warning("no mask pack of the masks in %s under %s: reading the mask files", self.root, root)
                 return False
+            leftovers = glob.glob(os.path.join(os.path.expanduser(root), f"{TMP_PREFIX}pack-*"))
+            if leftovers:
+                logger.warning("temporary mask packs of interrupted builds (or of a build under way): %s", leftovers)
             build_pack(folder, self._read_stored, len(self.paths), stamp)
-        self.pack = MaskPack(folder)
+        self.pack = MaskPack(folder, stamp, len(self.paths))
+        self.pack.open()
         return True
 
     def _read_stored(self, index: int) -> np.ndarray | None:

@@ -37,6 +37,8 @@ def main(args: argparse.Namespace) -> dict[str, str]:
     outputs = {"detectron2": args.output, "torchvision": pth}
     if os.path.abspath(args.input) in map(os.path.abspath, outputs.values()):
         raise SystemExit(f"refusing to overwrite the input {args.input!r}: choose another output path")
+    if os.path.abspath(args.output) == os.path.abspath(pth):
+        raise SystemExit(f"--torchvision {pth!r} is the detectron2 output too: give the two files different paths")
     try:
         conversion = convert(args.input)
     except (ValueError, FileNotFoundError) as e:

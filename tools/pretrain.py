@@ -90,8 +90,6 @@ def main(args: argparse.Namespace) -> dict:
     if comm.is_main_process():
         os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
         remove_stale_temporaries(cfg.OUTPUT_DIR)
-        with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
-            f.write(cfg.dump())
     start = time.perf_counter()
     prepare_embedded(cfg)  # the embedded set and its saliency masks, on first use
     trainer = Trainer(cfg, device)

@@ -79,8 +79,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cache-dir", default=os.path.join("output", "cache"), help="where caltech20 is prepared, once")
     p.add_argument(
         "--output",
-        help="folder of runs and reproduce.json (default: output/reproduce/<preset>, caltech20-<preset> for caltech20; "
-        "a preset of several data sets puts each in its own subfolder)",
+        help="folder of runs and reproduce.json (default: output/reproduce/<config file's name>/<preset>, "
+        "caltech20-<preset> for caltech20; a preset of several data sets puts each in its own subfolder)",
     )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--jobs", type=int, help="runs at a time (default: the preset's)")
@@ -142,7 +142,8 @@ def main(args: argparse.Namespace) -> dict:
     preset = PRESETS[args.preset]
     datasets = [args.dataset] if args.dataset else list(preset.datasets)
     name = args.preset if datasets != ["caltech20"] else f"caltech20-{args.preset}"
-    output = args.output or os.path.join("output", "reproduce", name)
+    config = os.path.splitext(os.path.basename(args.config_file))[0]  # two configs' runs never share a folder
+    output = args.output or os.path.join("output", "reproduce", config, name)
     setup_logger(output)
     if len(datasets) == 1:
         return run_dataset(args, datasets[0], output)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from fvcore.common.config import CfgNode
+import yaml
+from fvcore.common.config import BASE_KEY, CfgNode
 
 from .defaults import _C, COMBINATIONS, RULES
 from .rules import OneOf, Requires, Within, check_config
@@ -33,6 +35,30 @@ def _check_keys(node: CfgNode, keys: Sequence[str], renamed: Mapping[str, str]) 
                 valid = sorted(sub.keys()) if isinstance(sub, CfgNode) else []
                 raise KeyError(f"unknown config key {key!r}: {parent} has no {part!r} (valid: {valid})")
             sub = sub[part]
+
+
+def config_fields(cfg: CfgNode, leave_out: Collection[str] = ()) -> dict[str, Any]:
+    """``{"A.B": value}`` for every key of ``cfg`` but ``leave_out``: the config's part of a provenance record."""
+    return {key: _default(cfg, key) for key in _flatten(cfg) if key not in leave_out}
+
+
+def check_bases(config_file: str, inheriting: tuple[str, ...] = ()) -> None:
+    """Refuse a ``_BASE_`` loop: fvcore would follow it to Python's recursion limit (a 3,000-line traceback).
+
+    Bases (a path or a list of them) are resolved as fvcore resolves them; the error names the loop.
+    """
+    chain = (*inheriting, config_file)
+    with open(config_file) as f:
+        loaded = yaml.safe_load(f)
+    bases = loaded.get(BASE_KEY) if isinstance(loaded, dict) else None
+    for base in [bases] if isinstance(bases, str) else bases or []:
+        base = os.path.expanduser(base)
+        if base.startswith(("https://", "http://")):
+            continue
+        base = base if base.startswith("/") else os.path.join(os.path.dirname(config_file), base)
+        if os.path.realpath(base) in map(os.path.realpath, chain):
+            raise ValueError(f"config files inherit in a loop through {BASE_KEY}: {' -> '.join([*chain, base])}")
+        check_bases(base, chain)
 
 
 def _flatten(node: dict, prefix: str = "") -> list[str]:
@@ -92,6 +118,7 @@ def load_config(
     """
     cfg = get_cfg() if defaults is None else defaults.clone()
     if config_file:
+        check_bases(config_file)
         loaded = CfgNode.load_yaml_with_base(config_file, allow_unsafe=False)
         try:
             _check_keys(cfg, _flatten(loaded), renamed or {})

@@ -170,6 +170,7 @@ _C.TEST.LINEAR_PROBE = False
 # ---------------------------------------------------------------------------------------------
 # What each value may be, checked when a config is loaded (pretrain.config.rules).
 RULES = {
+    "SEED": NON_NEGATIVE,
     "DATA.SOURCE": OneOf(SOURCES),
     "DATA.NUM_WORKERS": NON_NEGATIVE,
     "DATA.EMBEDDED.NUM_CLASSES": AT_LEAST_ONE,
@@ -179,6 +180,7 @@ RULES = {
     "DATA.EMBEDDED.NUM_BACKGROUNDS": AT_LEAST_ONE,
     "DATA.EMBEDDED.OBJECT_SIZE": Within(0, 0.5, open_low=True, ordered=True),
     "DATA.EMBEDDED.MASKS": OneOf(EMBEDDED_MASKS),
+    "DATA.EMBEDDED.SEED": NON_NEGATIVE,
     "COPY_PASTE.PROB": PROBABILITY,
     "COPY_PASTE.MASK_THRESHOLD": PROBABILITY,
     "COPY_PASTE.MISSING_MASKS": OneOf(MISSING_MASKS),
@@ -238,3 +240,27 @@ COMBINATIONS = (
     ),
     Requires("INSTDISC.BANK_INIT", ("features",), "MODEL.METHOD", ("instdisc",), "only InstDisc has a memory bank"),
 )
+
+# ---------------------------------------------------------------------------------------------
+# A run's record (OUTPUT_DIR/provenance.json, pretrain.engine.provenance) holds every key but these, which
+# say where or how fast, never what is trained: a run may be moved, read its masks from a pack or not, and
+# use another number of loader workers (data order and augmentations do not depend on it; tested).
+UNRECORDED = (
+    "OUTPUT_DIR",
+    "DATA.NUM_WORKERS",
+    "DATA.EMBEDDED.CACHE_DIR",  # where the set is kept; the set is a function of the other DATA.EMBEDDED keys
+    "COPY_PASTE.MASK_PACK",  # a cache of the masks, which are recorded themselves
+    "LOG.PERIOD",
+    "CHECKPOINT.KEEP_PERIOD",
+)
+# Keys that --resume may change, and why; any other difference from the run's record is refused. A finished
+# run's result (tools/reproduce.py) must match its record in these too.
+RESUMABLE = {
+    "SOLVER.EPOCHS": "extends or shortens a run; the epochs trained keep their learning rates under the step "
+    "schedule (a cosine schedule's curve depends on EPOCHS: there the resumed run is not a run of that length)",
+    "TEST.KNN_PERIOD": "the monitor reads the model, it does not change it",
+    "TEST.KNN_K": "the monitor's vote only",
+    "TEST.KNN_TEMPERATURE": "the monitor's vote only",
+    "TEST.IMS_PER_BATCH": "the evaluations' batch only",
+    "TEST.LINEAR_PROBE": "the end-of-run evaluation only",
+}

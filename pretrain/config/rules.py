@@ -9,6 +9,7 @@ every violation at once, naming the keys.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,8 @@ class Within:
 
     def problem(self, value: Any) -> str | None:
         values = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+        if not all(math.isfinite(v) for v in values):  # NaN passes every comparison as False
+            return f"must be a finite number, got {value!r}"
         bad = [v for v in values if not self._inside(v)]
         if bad:
             return f"must be {self._describe()}, got {value!r}"
@@ -84,14 +87,29 @@ def value_at(cfg: CfgNode, key: str) -> Any:
     return cfg
 
 
+def non_finite(cfg: CfgNode, prefix: str = "") -> list[str]:
+    """The keys of ``cfg`` holding a NaN or infinite number (alone or in a tuple), ruled or not: no setting
+    of dilo means anything as NaN, and a NaN learning rate would train to the end on NaN losses."""
+    keys = []
+    for key, value in cfg.items():
+        if isinstance(value, CfgNode):
+            keys += non_finite(value, f"{prefix}{key}.")
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            keys.append(f"{prefix}{key}")
+    return keys
+
+
 def check_config(
     cfg: CfgNode, rules: Mapping[str, OneOf | Within], source: str = "", combinations: Sequence[Requires] = ()
 ) -> None:
-    """Raise one ValueError listing every key of ``cfg`` that breaks its rule (and what it must be), then
-    every broken combination."""
+    """Raise one ValueError listing every key of ``cfg`` that breaks its rule (and what it must be), every
+    other key that holds a non-finite number, then every broken combination."""
     problems = [
         f"{key} {problem}" for key, rule in rules.items() if (problem := rule.problem(value_at(cfg, key))) is not None
     ]
+    problems += [f"{key} must be finite, got {value_at(cfg, key)!r}" for key in non_finite(cfg) if key not in rules]
     problems += [problem for rule in combinations if (problem := rule.problem(cfg)) is not None]
     if problems:
         where = f"{source}: " if source else ""

@@ -12,6 +12,7 @@ import torch
 from pretrain.utils.torch_file import load_torch_file
 
 LAST = "checkpoint_last.pth"
+FINAL = "model_final.pth"  # the last epoch's checkpoint, kept
 
 
 def load_checkpoint(path: str, what: str = "pretraining checkpoint") -> dict[str, Any]:

@@ -8,6 +8,7 @@ clean save on SIGTERM, progress bars, JSON-lines metrics and the kNN monitor.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import time
@@ -26,10 +27,11 @@ from pretrain.utils import comm
 from pretrain.utils.events import MetricsWriter
 from pretrain.utils.torch_file import save_atomic
 
-from .checkpoint import LAST, last_checkpoint, load_checkpoint, rng_state, set_rng_state
+from .checkpoint import FINAL, LAST, last_checkpoint, load_checkpoint, rng_state, set_rng_state
 from .evaluation import knn_monitor, linear_probe_eval
 from .features import extract_features
 from .method import build_method
+from .provenance import run_record, take_output_dir
 from .solver import build_optimizer, lr_at_epoch, set_lr
 
 logger = logging.getLogger("pretrain")
@@ -49,7 +51,7 @@ class Trainer:
         torch.manual_seed(cfg.SEED)  # identical initial weights on every rank
         train_root, val_root = dataset_roots(cfg)
         self.train_set = build_train_dataset(cfg, train_root)
-        self.val_set = build_eval_dataset(cfg, val_root) if val_root else None
+        self.val_set = build_eval_dataset(cfg, val_root, self.train_set.classes) if val_root else None
         self.loader, self.sampler = build_train_batches(cfg, self.train_set, device)
 
         self.memory_format = torch.channels_last if cfg.MODEL.CHANNELS_LAST else torch.contiguous_format
@@ -69,7 +71,9 @@ class Trainer:
         self.epoch, self.iter = 0, 0  # where the next step starts
         self._stop_requested = False
         self.named_bad: set[str] = set()  # unreadable files already named in the log and metrics
-        self.metrics = MetricsWriter(cfg.OUTPUT_DIR) if comm.is_main_process() else None
+        self.metrics: MetricsWriter | None = None  # opened once the run has its folder (resume_or_start)
+        val_paths = self.val_set.paths if self.val_set is not None else None
+        self.record = run_record(cfg, self.train_set.paths, val_paths, self.train_set.masks)
 
     # ------------------------------------------------------------------ the algorithm
     def run_step(self, batch: dict[str, torch.Tensor], step: int) -> torch.Tensor:
@@ -142,7 +146,7 @@ class Trainer:
             bar.update()
             if self.iter % cfg.LOG.PERIOD == 0 or self.iter == iters:
                 elapsed = time.perf_counter() - tic
-                loss = (comm.all_reduce_sum(loss_sum) / comm.get_world_size()).item() / window_iters
+                loss = self._window_loss(loss_sum, window_iters)
                 ims = window_iters * cfg.SOLVER.IMS_PER_BATCH / elapsed
                 bar.set_postfix(loss=f"{loss:.3f}", ims=f"{ims:.0f}/s")
                 self._log(epoch=epoch, iter=self.iter, loss=loss, lr=lr, ims_per_s=ims)
@@ -150,11 +154,27 @@ class Trainer:
                 window_iters, tic = 0, time.perf_counter()
             if self.iter % check_every == 0 and comm.any_rank(self._stop_requested, self.device):
                 bar.close()
+                self._window_loss(loss_sum, window_iters)  # the steps since the last log must be finite to be saved
                 return False
         bar.close()
         totals = dict(zip(SAMPLE_COUNTS, comm.all_reduce_sum(counts.to(self.device)).tolist(), strict=True))
         self._log(epoch=epoch, iter=self.iter, epoch_iters=self.iter - window_start, **totals, **self._bad_files(bad))
         return True
+
+    def _window_loss(self, loss_sum: torch.Tensor, steps: int) -> float:
+        """The mean loss of the last ``steps`` steps over all ranks (``loss_sum``, their sum on this rank).
+
+        A non-finite mean means a non-finite step: the run stops at once with FloatingPointError, before any
+        checkpoint could hold the broken weights (checkpoint_last.pth keeps the last epoch that was whole).
+        """
+        loss = (comm.all_reduce_sum(loss_sum) / comm.get_world_size()).item() / max(steps, 1)
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"the loss became {loss} in epoch {self.epoch} before iteration {self.iter}: the run stops; "
+                f"{os.path.join(self.cfg.OUTPUT_DIR, LAST)} holds the last whole epoch. Lower SOLVER.BASE_LR "
+                "(or check the data), then continue with --resume"
+            )
+        return loss
 
     def _bad_files(self, bad: set[str]) -> dict[str, Any]:
         """``num_bad``: the distinct unreadable files of this epoch (all ranks), and ``bad_images``: those
@@ -219,6 +239,7 @@ class Trainer:
             "world_size": comm.get_world_size(),
             "num_images": len(self.train_set),
             "config": self.cfg.dump(),
+            "provenance": self.record.to_json(),
         }
 
     def save(self) -> None:
@@ -229,13 +250,13 @@ class Trainer:
             save_atomic(state, os.path.join(out, LAST))
             keep = self.cfg.CHECKPOINT.KEEP_PERIOD
             if self.iter == 0 and (self.epoch == self.cfg.SOLVER.EPOCHS or (keep and self.epoch % keep == 0)):
-                name = "model_final.pth" if self.epoch == self.cfg.SOLVER.EPOCHS else f"checkpoint_{self.epoch:04d}.pth"
+                name = FINAL if self.epoch == self.cfg.SOLVER.EPOCHS else f"checkpoint_{self.epoch:04d}.pth"
                 save_atomic(state, os.path.join(out, name))
         comm.barrier()
 
-    def load(self, path: str) -> None:
-        """Restore everything :meth:`state_dict` saved; the architecture and data must match."""
-        ckpt = load_checkpoint(path)
+    def load(self, ckpt: dict[str, Any], path: str) -> None:
+        """Restore everything :meth:`state_dict` saved (``ckpt``, read from ``path``); the architecture and data
+        must match."""
         if ckpt.get("num_images", len(self.train_set)) != len(self.train_set):
             raise ValueError(
                 f"checkpoint {path!r} was trained on {ckpt['num_images']} images, but the training set "
@@ -260,10 +281,16 @@ class Trainer:
         logger.info("resumed from %s at epoch %d iteration %d", path, self.epoch, self.iter)
 
     def resume_or_start(self, resume: bool) -> None:
-        """Loads the last checkpoint with ``resume`` (if there is one), else lets the method start."""
+        """Takes OUTPUT_DIR for this run (:func:`.provenance.take_output_dir`: a resume must match the run's
+        record, a start must not write over a run), then loads its last checkpoint with ``resume`` (if there is
+        one), else lets the method start; metrics.jsonl goes on (a resume) or starts anew."""
         path = last_checkpoint(self.cfg.OUTPUT_DIR) if resume else None
-        if path:
-            self.load(path)
+        ckpt = load_checkpoint(path) if path else None
+        take_output_dir(self.cfg, self.record, resume, ckpt)
+        if comm.is_main_process():
+            self.metrics = MetricsWriter(self.cfg.OUTPUT_DIR, append=ckpt is not None)
+        if ckpt is not None:
+            self.load(ckpt, path)
             return
         if resume:
             logger.info("--resume: no checkpoint in %s, starting from scratch", self.cfg.OUTPUT_DIR)

@@ -120,6 +120,7 @@ _C.LOG.PERIOD = 20  # iterations between metrics.jsonl records
 # ---------------------------------------------------------------------------------------------
 # What each value may be, checked when a config is loaded (pretrain.config.rules).
 RULES = {
+    "SEED": NON_NEGATIVE,
     "MODEL.BACKBONE.WIDTH": POSITIVE,
     "MODEL.FEATURE_NORM": OneOf(NORMS),
     "MODEL.ALEXNET_LAYER": OneOf(ALEXNET_LAYERS),
@@ -161,6 +162,18 @@ RENAMED = {
     "KNN.K": "TEST.KNN_K",
     "KNN.TEMPERATURE": "TEST.KNN_TEMPERATURE",
     "KNN.FEATURES": "TEST.KNN_FEATURES",
+}
+
+# A probe's record (in probe_last.pth and its results JSON; pretrain.probe.launch) holds every key but these,
+# which say where or how fast, and the kNN keys, which the linear probe does not read.
+UNRECORDED = ("OUTPUT_DIR", "DATA.NUM_WORKERS", "FEATURES.CACHE_DIR", "LOG.PERIOD")
+KNN_KEYS = ("TEST.KNN_K", "TEST.KNN_TEMPERATURE", "TEST.KNN_FEATURES")
+# Keys that a linear probe's --resume may change, and why; any other difference from its record is refused.
+RESUMABLE = {
+    "SOLVER.EPOCHS": "extends or shortens the probe; the epochs trained keep their learning rates (step schedule)",
+    "TEST.PERIOD": "how often it validates, not what it trains",
+    "TEST.TEN_CROP": "the test crops only",
+    "TEST.IMS_PER_BATCH": "the feature extraction's batch only",
 }
 
 

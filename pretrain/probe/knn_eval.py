@@ -17,7 +17,7 @@ from pretrain.models.frozen import FrozenModel
 
 from .cache import features
 from .datasets import build_probe_datasets
-from .launch import probe_model, write_results
+from .launch import probe_model, probe_record, write_results
 from .transforms import probe_test_transform
 
 RESULTS = "knn.json"
@@ -56,4 +56,5 @@ def run_knn(cfg: CfgNode, device: torch.device) -> dict:
         cfg.TEST.KNN_TEMPERATURE,
     )
     result = {**acc, "features": net.space, "k": cfg.TEST.KNN_K, "temperature": cfg.TEST.KNN_TEMPERATURE}
-    return write_results(cfg, RESULTS, result, len(train_set.classes), (len(train_set), len(val_set)), start)
+    sizes, record = (len(train_set), len(val_set)), probe_record("kNN evaluation", cfg, net, train_set, val_set)
+    return write_results(cfg, RESULTS, result, len(train_set.classes), sizes, start, record)

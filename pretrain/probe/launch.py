@@ -11,14 +11,16 @@ from typing import Any
 import torch
 from fvcore.common.config import CfgNode
 
+from pretrain.config import config_fields
+from pretrain.data import LabeledImages
 from pretrain.models.frozen import FrozenModel
 from pretrain.models.weights import load_frozen
-from pretrain.utils import comm
+from pretrain.utils import comm, provenance
 from pretrain.utils.atomic import remove_stale_temporaries, write_json
 from pretrain.utils.cli import parse_with_overrides
 from pretrain.utils.logger import setup_logger
 
-from .defaults import load_probe_config
+from .defaults import KNN_KEYS, UNRECORDED, load_probe_config
 
 CONFIGS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "configs", "probe"))
 DATASETS = ("imagenet", "places205", "places365", "folder")
@@ -61,10 +63,32 @@ def probe_model(cfg: CfgNode, device: torch.device, space: str = "auto") -> Froz
     return load_frozen(cfg.MODEL.WEIGHTS, cfg, space=space, layer=cfg.MODEL.ALEXNET_LAYER).to(device)
 
 
+def probe_record(
+    kind: str, cfg: CfgNode, net: FrozenModel, train: LabeledImages, val: LabeledImages
+) -> provenance.Record:
+    """What a probe's numbers depend on (:mod:`pretrain.utils.provenance`): every key but ``UNRECORDED`` (and, for
+    the linear probe, the kNN keys it does not read), the weights' fingerprint, and the listings with labels of
+    both splits. A linear probe's checkpoint carries it, so ``--resume`` continues only the same probe."""
+    leave_out = (*UNRECORDED, *KNN_KEYS) if kind == "linear probe" else UNRECORDED
+    inputs = {
+        "input.weights": net.fingerprint,
+        "input.train_images": provenance.digest([*train.paths, *map(str, train.labels.tolist())]),
+        "input.val_images": provenance.digest([*val.paths, *map(str, val.labels.tolist())]),
+    }
+    return provenance.Record.of(kind, {**config_fields(cfg, leave_out), **inputs})
+
+
 def write_results(
-    cfg: CfgNode, name: str, result: dict[str, Any], num_classes: int, sizes: tuple[int, int], start: float
+    cfg: CfgNode,
+    name: str,
+    result: dict[str, Any],
+    num_classes: int,
+    sizes: tuple[int, int],
+    start: float,
+    record: provenance.Record,
 ) -> dict[str, Any]:
-    """``result`` plus what every probe reports (weights, classes, image counts, seconds), as OUTPUT_DIR/``name``."""
+    """``result`` plus what every probe reports (weights, classes, image counts, seconds, the probe's ``record``),
+    as OUTPUT_DIR/``name``."""
     summary = {
         **result,
         "weights": cfg.MODEL.WEIGHTS,
@@ -72,6 +96,7 @@ def write_results(
         "train_images": sizes[0],
         "val_images": sizes[1],
         "seconds": round(time.perf_counter() - start, 1),
+        "provenance": record.to_json(),
     }
     if comm.is_main_process():
         write_json(os.path.join(cfg.OUTPUT_DIR, name), summary)

@@ -24,7 +24,7 @@ from pretrain.utils.seed import derive_seed
 
 from .cache import FEATURE_DTYPE, features
 from .datasets import build_probe_datasets
-from .launch import probe_model, write_results
+from .launch import probe_model, probe_record, write_results
 from .trainer import Batches, ProbeTrainer, evaluate
 from .transforms import probe_test_transform, probe_train_transform
 
@@ -96,6 +96,7 @@ def run_linear_probe(cfg: CfgNode, device: torch.device, resume: bool = False) -
     )
     num_classes = len(train_set.classes)
     logger.info("probe: %d training and %d validation images, %d classes", len(train_set), len(val_set), num_classes)
+    record = probe_record("linear probe", cfg, net, train_set, val_set)
     val = features(net, val_set, cfg, device, desc="val features")
     dim = val["features"].shape[-1]
     mode = "full"
@@ -107,7 +108,7 @@ def run_linear_probe(cfg: CfgNode, device: torch.device, resume: bool = False) -
         labels = train["labels"].repeat_interleave(train["features"].shape[1]).to(device)
         result = evaluate(fit_linear_probe(rows, labels, num_classes, cfg.FAST.LBFGS_WEIGHT_DECAY), val, device)
     else:
-        trainer = ProbeTrainer(cfg, dim, num_classes, device, net.fingerprint)
+        trainer = ProbeTrainer(cfg, dim, num_classes, device, record)
         if resume:
             trainer.resume()
         batches, iters = (
@@ -116,4 +117,4 @@ def run_linear_probe(cfg: CfgNode, device: torch.device, resume: bool = False) -
         result = trainer.train(batches, iters, lambda classifier: evaluate(classifier, val, device))
     epochs = 0 if mode == "fast-lbfgs" else cfg.SOLVER.EPOCHS
     result = {**result, "mode": mode, "ten_crop": cfg.TEST.TEN_CROP, "epochs": epochs}
-    return write_results(cfg, RESULTS, result, num_classes, (len(train_set), len(val_set)), start)
+    return write_results(cfg, RESULTS, result, num_classes, (len(train_set), len(val_set)), start, record)

@@ -25,12 +25,12 @@ from tqdm import tqdm
 
 from pretrain.engine.checkpoint import load_checkpoint
 from pretrain.engine.solver import build_optimizer, lr_at_epoch, set_lr
-from pretrain.utils import comm
+from pretrain.utils import comm, provenance
 from pretrain.utils.accuracy import topk_accuracy
 from pretrain.utils.events import MetricsWriter
 from pretrain.utils.torch_file import save_atomic
 
-from .defaults import NORMS
+from .defaults import NORMS, RESUMABLE
 
 PROBE_LAST = "probe_last.pth"
 FORMAT = "dilo-linear-probe"
@@ -79,10 +79,11 @@ def read_probe_checkpoint(path: str) -> dict[str, Any]:
 
 
 class ProbeTrainer:
-    """Trains a :class:`LinearClassifier` with SOLVER.* and writes OUTPUT_DIR/probe_last.pth every epoch."""
+    """Trains a :class:`LinearClassifier` with SOLVER.* and writes OUTPUT_DIR/probe_last.pth every epoch, with the
+    probe's ``record`` (:func:`pretrain.probe.launch.probe_record`)."""
 
-    def __init__(self, cfg: CfgNode, dim: int, num_classes: int, device: torch.device, fingerprint: str):
-        self.cfg, self.device, self.fingerprint = cfg, device, fingerprint
+    def __init__(self, cfg: CfgNode, dim: int, num_classes: int, device: torch.device, record: provenance.Record):
+        self.cfg, self.device, self.record = cfg, device, record
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.SEED)
             self.classifier = LinearClassifier(dim, num_classes, cfg.MODEL.FEATURE_NORM).to(device)
@@ -98,15 +99,16 @@ class ProbeTrainer:
         self.start_epoch = 0
 
     def resume(self) -> bool:
-        """Continue from OUTPUT_DIR/probe_last.pth if there is one; refuse one made on another backbone."""
+        """Continue from OUTPUT_DIR/probe_last.pth if there is one; refuse one whose record differs from this probe's
+        outside ``RESUMABLE`` (another backbone, data, learning rate...), or that has none (an older dilo's)."""
         if not os.path.isfile(self.path):
             return False
         ckpt = read_probe_checkpoint(self.path)
-        if ckpt["weights"] != self.fingerprint:
-            raise ValueError(
-                f"{self.path!r} was trained on features of another backbone ({ckpt['weights']}, "
-                f"now {self.fingerprint}): use another OUTPUT_DIR or delete it"
-            )
+        remedy = f"--resume may change only {', '.join(RESUMABLE)}: use another OUTPUT_DIR, or delete {self.path}"
+        if "provenance" not in ckpt:
+            raise provenance.ProvenanceError(f"{self.path} has no record of what made it (an older dilo's): {remedy}")
+        recorded = provenance.Record.from_json(ckpt["provenance"], self.path)
+        provenance.check(recorded, self.record, self.path, remedy, ignore=RESUMABLE)
         try:
             self.classifier.load_state_dict(ckpt["model"])
             self.optimizer.load_state_dict(ckpt["optimizer"])
@@ -123,15 +125,15 @@ class ProbeTrainer:
                 "model": self.classifier.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "epoch": epoch,
-                "weights": self.fingerprint,
                 "config": self.cfg.dump(),
+                "provenance": self.record.to_json(),
             }
             save_atomic(state, self.path)
 
     def train(self, batches: Batches, iters_per_epoch: int, validate: Callable[[nn.Module], dict]) -> dict:
         """Epochs start_epoch..EPOCHS-1; validates every TEST.PERIOD epochs and at the end; returns the last result."""
         cfg = self.cfg
-        metrics = MetricsWriter(cfg.OUTPUT_DIR) if comm.is_main_process() else None
+        metrics = MetricsWriter(cfg.OUTPUT_DIR, append=self.start_epoch > 0) if comm.is_main_process() else None
         result: dict = {}
         for epoch in range(self.start_epoch, cfg.SOLVER.EPOCHS):
             lr = lr_at_epoch(cfg, epoch)

@@ -3,8 +3,11 @@
 A run is one ordinary pretraining (:class:`pretrain.engine.Trainer`) in
 ``<output>/<setting>/seed<seed>``; it is finished when ``result.json`` (its final kNN and
 linear-probe metrics, written atomically last) exists there, so a killed reproduction continues
-where it stopped (an interrupted run resumes from its last checkpoint). Runs go one at a time in
-this process, or ``jobs`` at a time in spawned processes (several small runs share one GPU).
+where it stopped (an interrupted run resumes from its last checkpoint). A run's folder records what
+made it (:mod:`pretrain.engine.provenance`): a finished run is taken only if its record is the one
+this reproduction would write (config file and overrides alike), and an unfinished one resumes only
+under the same settings. Runs go one at a time in this process, or ``jobs`` at a time in spawned
+processes (several small runs share one GPU) that stop with this one (:mod:`pretrain.utils.processes`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import logging
-import multiprocessing
 import os
 import time
 from dataclasses import dataclass
@@ -27,8 +29,12 @@ from pretrain.data.build import dataset_roots, mask_root
 from pretrain.diagnosis.localization import embedded_score_set, score_models
 from pretrain.diagnosis.models import load_models
 from pretrain.engine import Trainer, prepare_embedded
-from pretrain.utils.atomic import atomic_open, write_json
+from pretrain.engine.checkpoint import FINAL
+from pretrain.engine.provenance import run_record
+from pretrain.utils import provenance
+from pretrain.utils.atomic import read_json, write_json
 from pretrain.utils.logger import setup_logger
+from pretrain.utils.processes import worker_pool
 
 from .pairing import compare, format_comparisons
 from .settings import SETTINGS, TABLE2, Panel, setting_masks
@@ -107,32 +113,29 @@ def available_settings(
     return kept, notes
 
 
-def read_result(run: Run) -> dict[str, Any] | None:
-    """A finished run's result, or None; a result trained with other overrides is an error."""
+def read_result(config_file: str, run: Run) -> dict[str, Any] | None:
+    """A finished run's result, or None; a run whose record differs from what ``config_file`` and the run's
+    overrides make now (another config file, other overrides or data) is an error naming what differs."""
     path = os.path.join(run.output_dir, RESULT)
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        result = json.load(f)
-    if result.get("opts") != list(run.opts):
-        raise ValueError(
-            f"{path} was trained with other overrides ({result.get('opts')}) than this reproduction asks for "
-            f"({list(run.opts)}): use another --output or delete that run"
-        )
-    return result
+    remedy = f"use another --output, or delete {run.output_dir} to train that run again"
+    recorded = provenance.read(run.output_dir)
+    if recorded is None:
+        raise provenance.ProvenanceError(f"{run.output_dir} holds a result but no record of what made it: {remedy}")
+    provenance.check(recorded, run_record(load_config(config_file, list(run.opts))), run.output_dir, remedy)
+    return read_json(path, "run result")
 
 
 def train_run(config_file: str, run: Run, device: str, threads: int = 0) -> dict[str, Any]:
     """Trains one run to the end (resuming a checkpoint if one is there) and writes its result."""
-    done = read_result(run)
+    done = read_result(config_file, run)
     if done is not None:
         return {**done, "skipped": True}
     if threads:
         torch.set_num_threads(threads)
     cfg = load_config(config_file, list(run.opts))
     setup_logger(cfg.OUTPUT_DIR)
-    with atomic_open(os.path.join(cfg.OUTPUT_DIR, "config.yaml")) as f:
-        f.write(cfg.dump().encode())
     start = time.perf_counter()
     trainer = Trainer(cfg, torch.device(device))
     trainer.resume_or_start(True)
@@ -142,7 +145,7 @@ def train_run(config_file: str, run: Run, device: str, threads: int = 0) -> dict
         raise RuntimeError(f"run {run.output_dir} was interrupted by SIGTERM; rerun to continue it")
     result = {"setting": run.setting, "seed": run.seed, "opts": list(run.opts), **metrics}
     if cfg.DATA.SOURCE == "embedded":  # true masks to score against
-        result["localization"] = localization(cfg, os.path.join(cfg.OUTPUT_DIR, "model_final.pth"), device)
+        result["localization"] = localization(cfg, os.path.join(cfg.OUTPUT_DIR, FINAL), device)
     result["seconds"] = time.perf_counter() - start
     write_json(os.path.join(run.output_dir, RESULT), result)
     return result
@@ -183,20 +186,20 @@ def run_all(config_file: str, runs: list[Run], device: str, jobs: int = 1) -> li
             bar.update()
     else:
         threads = max(1, (os.cpu_count() or 1) // jobs)
-        ctx = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=ctx) as pool:
+        with worker_pool(jobs) as pool:  # a failure, Ctrl-C or the end of this process stops every run
             futures = [pool.submit(train_run, config_file, run, device, threads) for run in runs]
             for future in concurrent.futures.as_completed(futures):
                 future.result()  # raise the first failure at once
                 bar.update()
-            results = [f.result() for f in futures]
+        results = [f.result() for f in futures]
     bar.close()
     return results
 
 
-def finished_results(runs: list[Run]) -> list[dict[str, Any]]:
+def finished_results(config_file: str, runs: list[Run]) -> list[dict[str, Any]]:
     """The results of the runs that have finished, trains nothing: tables of a reproduction under way."""
-    return [{**r, "skipped": True} for r in map(read_result, runs) if r is not None]
+    results = (read_result(config_file, run) for run in runs)
+    return [{**r, "skipped": True} for r in results if r is not None]
 
 
 def reproduce(
@@ -223,7 +226,7 @@ def reproduce(
     """
     start = time.perf_counter()
     runs = plan_runs(output, settings, seeds, opts, texture_root, mask_roots)
-    results = run_all(config_file, runs, device, jobs) if train else finished_results(runs)
+    results = run_all(config_file, runs, device, jobs) if train else finished_results(config_file, runs)
     done = {(r["setting"], r["seed"]) for r in results}
     grouped: dict[str, list[dict[str, Any]]] = {s: [] for s in settings}
     for result in results:

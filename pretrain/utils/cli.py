@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from .provenance import ProvenanceError
+
 
 def parse_with_overrides(
     parser: argparse.ArgumentParser, argv: list[str] | None = None, example: str = "SOLVER.EPOCHS 10"
@@ -27,8 +29,11 @@ def parse_with_overrides(
 
 
 def run_tool(name: str, main: Callable[[argparse.Namespace], Any], args: argparse.Namespace) -> Any:
-    """``main(args)``, with a permission problem reported as one line naming the file, not a traceback."""
+    """``main(args)``, with a permission problem or an artifact made by other settings (:class:`ProvenanceError`)
+    reported as a message naming the file, not a traceback; exit status 1."""
     try:
         return main(args)
     except PermissionError as e:
         sys.exit(f"{name}: permission denied on {e.filename!r}: make it accessible, or point the tool elsewhere")
+    except ProvenanceError as e:
+        sys.exit(f"{name}: {e}")

@@ -12,15 +12,16 @@ logger = logging.getLogger(__name__)
 
 
 class MetricsWriter:
-    """Appends one JSON object per record to ``<output_dir>/metrics.jsonl``.
+    """Writes one JSON object per record to ``<output_dir>/metrics.jsonl``.
 
-    Only the main process should create one. Appending keeps the history of a resumed run.
+    Only the main process should create one. ``append`` keeps the history of a resumed run; a run that
+    starts anew starts the file anew, so two runs' records never mix in it.
     """
 
-    def __init__(self, output_dir: str):
+    def __init__(self, output_dir: str, append: bool = True):
         os.makedirs(output_dir, exist_ok=True)
         self.path = os.path.join(output_dir, "metrics.jsonl")
-        self._file = open(self.path, "a", buffering=1)  # noqa: SIM115 (held open for the run)
+        self._file = open(self.path, "a" if append else "w", buffering=1)  # noqa: SIM115 (held open for the run)
         self._tb = None
         try:
             from torch.utils.tensorboard import SummaryWriter

@@ -116,13 +116,14 @@ def write(folder: str, record: Record) -> None:
 def claim(folder: str, expected: Record, remedy: str, ignore: Collection[str] = ()) -> Record | None:
     """Check ``folder``'s record against ``expected`` (if it has one), then record ``expected`` there.
 
-    Returns the record found (None for a folder without one). The new record replaces the old one,
-    so a key of ``ignore`` (one that may change, such as the epochs of a resumed run) is updated.
+    Returns the record found (None for a folder without one). A record whose fields differ (only in
+    ``ignore``'s keys, such as the epochs of a resumed run) is replaced; an equal one is kept as written.
     """
     recorded = read(folder)
     if recorded is not None:
         check(recorded, expected, folder, remedy, ignore)
-    write(folder, expected)
+    if recorded is None or recorded.fields != expected.fields:
+        write(folder, expected)
     return recorded
 
 

@@ -72,3 +72,14 @@ def test_integer_where_a_float_is_expected(tmp_path):
     assert cfg.COPY_PASTE.PROB == 0.0 and isinstance(cfg.COPY_PASTE.PROB, float)
     assert cfg.SOLVER.BASE_LR == 1.0 and isinstance(cfg.SOLVER.BASE_LR, float)
     assert load_config("", ["SOLVER.EPOCHS", "3"]).SOLVER.EPOCHS == 3  # ints stay ints
+
+
+def test_a_base_loop_is_named_in_one_line(tmp_path):
+    """fvcore followed it into a 3,000-line RecursionError."""
+    (tmp_path / "a.yaml").write_text("_BASE_: b.yaml\nSOLVER:\n  EPOCHS: 3\n")
+    (tmp_path / "b.yaml").write_text("_BASE_: [c.yaml, ./a.yaml]\n")
+    (tmp_path / "c.yaml").write_text("SEED: 1\n")
+    with pytest.raises(ValueError, match=r"inherit in a loop through _BASE_: .*a\.yaml -> .*b\.yaml -> .*a\.yaml$"):
+        load_config(str(tmp_path / "a.yaml"))
+    (tmp_path / "b.yaml").write_text("_BASE_: [c.yaml, c.yaml]\n")  # a base twice is no loop
+    assert load_config(str(tmp_path / "a.yaml")).SEED == 1

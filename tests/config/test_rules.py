@@ -41,3 +41,31 @@ def test_probe_configs_have_the_same_rules():
 def test_boundaries_are_allowed():
     cfg = load_config("", ["COPY_PASTE.PROB", "1.0", "SOLVER.EPOCHS", "1", "SOLVER.STEPS", "()"])
     assert (cfg.COPY_PASTE.PROB, cfg.SOLVER.EPOCHS) == (1.0, 1)
+
+
+@pytest.mark.parametrize("value", ["1e999", "-1e999"])
+def test_an_infinite_override_is_refused(value):
+    """The issue's ``SOLVER.BASE_LR 1e999``: it trained to the end on NaN losses with exit status 0."""
+    with pytest.raises(ValueError, match=r"SOLVER\.BASE_LR must be a finite number, got -?inf"):
+        load_config("", ["SOLVER.BASE_LR", value])
+
+
+def test_nan_in_a_yaml_file_is_refused_in_ruled_and_unruled_keys(tmp_path):
+    f = tmp_path / "nan.yaml"
+    f.write_text("SOLVER:\n  BASE_LR: .nan\nINPUT:\n  MEAN: [.nan, 0.456, 0.406]\n")
+    with pytest.raises(ValueError) as e:
+        load_config(str(f))
+    assert "SOLVER.BASE_LR must be a finite number, got nan" in str(e.value)
+    assert "INPUT.MEAN must be finite, got (nan, 0.456, 0.406)" in str(e.value)
+    with pytest.raises(ValueError, match="SOLVER.BASE_LR must be a finite number"):
+        load_probe_config(str(f))
+
+
+@pytest.mark.parametrize("key", ["SEED", "DATA.EMBEDDED.SEED"])
+def test_a_negative_seed_is_refused_at_load(key):
+    """``SEED -1`` was accepted, then crashed after setup."""
+    with pytest.raises(ValueError, match=rf"{key} must be >= 0, got -1"):
+        load_config("", [key, "-1"])
+    if key == "SEED":
+        with pytest.raises(ValueError, match="SEED must be >= 0, got -1"):
+            load_probe_config("", ["SEED", "-1"])

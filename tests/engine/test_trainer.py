@@ -44,7 +44,7 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(embedded_cache, tmp_pat
 
 def test_resume_refuses_a_checkpoint_of_another_architecture(embedded_cache, tmp_path):
     train(tiny_config(embedded_cache, str(tmp_path)))
-    with pytest.raises(ValueError, match="does not fit MODEL"):
+    with pytest.raises(ValueError, match=r"MODEL\.BACKBONE\.WIDTH: 0\.125 there, 0\.25 here"):
         train(tiny_config(embedded_cache, str(tmp_path), "MODEL.BACKBONE.WIDTH", "0.25"), resume=True)
 
 
@@ -117,6 +117,7 @@ def _bad_run(embedded_cache: str, root: str, out: str, *opts: str):
     logging.getLogger("pretrain").addHandler(handler)
     try:
         trainer = Trainer(cfg, torch.device("cpu"))
+        trainer.resume_or_start(False)
         run_step = trainer.run_step
         trainer.run_step = lambda batch, step: seen.append(batch["index"].tolist()) or run_step(batch, step)
         trainer.train()

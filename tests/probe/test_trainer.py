@@ -9,6 +9,7 @@ from pretrain.engine.solver import lr_at_epoch
 from pretrain.probe.defaults import get_probe_cfg
 from pretrain.probe.protocol import cached_batches
 from pretrain.probe.trainer import PROBE_LAST, ProbeTrainer, evaluate
+from pretrain.utils.provenance import ProvenanceError, Record
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -29,8 +30,15 @@ def _separable(n=6000, dim=16, classes=6, seed=0):
     return {"features": x[:, None].half(), "labels": (x @ w).argmax(1)}
 
 
+def _record(weights="w1", **fields):
+    """A probe's record (pretrain.probe.launch.probe_record makes the real one from config, weights and data)."""
+    return Record.of("linear probe", {"input.weights": weights, "input.train_images": "t1", **fields})
+
+
 def _train(cfg, train, val, resume=False):
-    trainer = ProbeTrainer(cfg, train["features"].shape[-1], int(train["labels"].max()) + 1, torch.device("cpu"), "w1")
+    trainer = ProbeTrainer(
+        cfg, train["features"].shape[-1], int(train["labels"].max()) + 1, torch.device("cpu"), _record()
+    )
     if resume:
         assert trainer.resume()
     batches, iters = cached_batches(train, cfg, torch.device("cpu"))
@@ -78,7 +86,7 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
 
 def test_bad_checkpoints_are_refused_by_name(tmp_path):
     cfg = _cfg(tmp_path, "SOLVER.EPOCHS", 1)
-    trainer = ProbeTrainer(cfg, 8, 3, torch.device("cpu"), "w1")
+    trainer = ProbeTrainer(cfg, 8, 3, torch.device("cpu"), _record())
     path = os.path.join(tmp_path, PROBE_LAST)
     with open(path, "wb") as f:
         f.write(b"\x00not a checkpoint")
@@ -88,10 +96,26 @@ def test_bad_checkpoints_are_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match="not a linear-probe checkpoint"):
         trainer.resume()
     trainer.save(1)
-    with pytest.raises(ValueError, match="another backbone"):
-        ProbeTrainer(cfg, 8, 3, torch.device("cpu"), "w2").resume()
+    with pytest.raises(ValueError, match='input.weights: "w1" there, "w2" here'):  # another backbone
+        ProbeTrainer(cfg, 8, 3, torch.device("cpu"), _record("w2")).resume()
     with pytest.raises(ValueError, match="does not fit this probe"):
-        ProbeTrainer(cfg, 16, 3, torch.device("cpu"), "w1").resume()
+        ProbeTrainer(cfg, 16, 3, torch.device("cpu"), _record()).resume()
+
+
+def test_resume_with_other_data_or_learning_rate_is_refused_and_epochs_may_grow(tmp_path):
+    """The issue's probe --resume with another training root and learning rate was accepted."""
+    cfg = _cfg(tmp_path, "SOLVER.EPOCHS", 1)
+    ProbeTrainer(cfg, 8, 3, torch.device("cpu"), _record(**{"SOLVER.BASE_LR": 30.0})).save(1)
+    other = _record(**{"SOLVER.BASE_LR": 0.1, "input.train_images": "t2"})
+    with pytest.raises(ProvenanceError, match=r'(?s)SOLVER.BASE_LR: 30.0 there, 0.1 here.*input.train_images: "t1"'):
+        ProbeTrainer(cfg, 8, 3, torch.device("cpu"), other).resume()
+    longer = _record(**{"SOLVER.BASE_LR": 30.0, "SOLVER.EPOCHS": 9})
+    assert ProbeTrainer(_cfg(tmp_path, "SOLVER.EPOCHS", 9), 8, 3, torch.device("cpu"), longer).resume()
+    legacy = torch.load(os.path.join(tmp_path, PROBE_LAST), weights_only=True)
+    del legacy["provenance"]
+    torch.save(legacy, os.path.join(tmp_path, PROBE_LAST))
+    with pytest.raises(ProvenanceError, match="no record of what made it"):
+        ProbeTrainer(cfg, 8, 3, torch.device("cpu"), _record()).resume()
 
 
 def test_ten_crop_evaluation_averages_softmax_over_crops():

@@ -7,6 +7,7 @@ import pytest
 
 from pretrain.config import load_config
 from pretrain.data.build import embedded_spec
+from pretrain.engine.provenance import run_record
 from pretrain.reproduce import (
     PRESETS,
     SETTINGS,
@@ -23,6 +24,9 @@ from pretrain.reproduce import (
     select_panels,
     table_settings,
 )
+from pretrain.utils import provenance
+from pretrain.utils.provenance import ProvenanceError
+from tests.conftest import TINY
 
 
 def test_aggregate_over_seeds():
@@ -127,14 +131,27 @@ def test_presets_give_caltech20_as_many_steps_as_the_embedded_set():
         preset_opts(reduced, "voc")
 
 
-def test_a_result_from_other_overrides_is_refused(tmp_path):
-    (run,) = plan_runs(str(tmp_path), ["rbd"], [0], ["SOLVER.EPOCHS", "5"])
-    assert read_result(run) is None
+def test_a_result_from_other_overrides_is_refused(embedded_cache, tmp_path):
+    """A finished run is taken only if its record is the one this reproduction would write; a damaged result is
+    named."""
+    opts = [*TINY, "DATA.EMBEDDED.CACHE_DIR", embedded_cache]
+    (run,) = plan_runs(str(tmp_path), ["baseline"], [0], [*opts, "SOLVER.EPOCHS", "5"])
+    assert read_result("", run) is None
     os.makedirs(run.output_dir)
     with open(os.path.join(run.output_dir, "result.json"), "w") as f:
-        json.dump({"opts": ["SOLVER.EPOCHS", "6"], "linear_top1": 50.0}, f)
-    with pytest.raises(ValueError, match="other overrides"):
-        read_result(run)
+        json.dump({"linear_top1": 50.0}, f)
+    with pytest.raises(ProvenanceError, match="holds a result but no record"):
+        read_result("", run)
+    (other,) = plan_runs(str(tmp_path), ["baseline"], [0], [*opts, "SOLVER.EPOCHS", "6"])
+    provenance.write(run.output_dir, run_record(load_config("", list(other.opts))))
+    with pytest.raises(ProvenanceError, match="SOLVER.EPOCHS: 6 there, 5 here"):
+        read_result("", run)
+    provenance.write(run.output_dir, run_record(load_config("", list(run.opts))))
+    assert read_result("", run) == {"linear_top1": 50.0}
+    with open(os.path.join(run.output_dir, "result.json"), "w") as f:
+        f.write('{"linear_top1": 5')  # cut short
+    with pytest.raises(ValueError, match=f"run result '{run.output_dir}/result.json' is not readable JSON"):
+        read_result("", run)
 
 
 def test_presets_name_their_data_sets_and_panels():

@@ -40,3 +40,13 @@ def test_refusal_exits_with_the_reason_and_writes_nothing(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["r18.pth"]
     with pytest.raises(SystemExit, match="refusing to overwrite the input"):
         TOOL.main(TOOL.parse_args([str(tmp_path / "r18.pth"), "x.pkl", "--torchvision", str(tmp_path / "r18.pth")]))
+
+
+def test_the_two_outputs_must_be_two_files(tmp_path):
+    """``X --torchvision X`` wrote the torchvision file over the detectron2 one and exited 0."""
+    cfg = load_config("", ["MODEL.BACKBONE.NAME", "resnet50"])
+    torch.save({"model": build_model(cfg).state_dict(), "config": cfg.dump()}, tmp_path / "in.pth")
+    out = str(tmp_path / "out.pkl")
+    with pytest.raises(SystemExit, match="is the detectron2 output too"):
+        TOOL.main(TOOL.parse_args([str(tmp_path / "in.pth"), out, "--torchvision", out]))
+    assert sorted(os.listdir(tmp_path)) == ["in.pth"]

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from pretrain.reproduce import PRESETS
+from pretrain.utils.provenance import ProvenanceError
 from tests.conftest import TINY, load_tool
 from tests.reproduce.test_caltech20 import caltech_subset
 
@@ -69,7 +70,7 @@ def test_caltech20_is_prepared_once_and_trains_on_its_own_masks(tmp_path, capsys
     done = _run(capsys, "--dataset", "caltech20", "--data-root", data, "--device", "cpu", "--settings",
                 "baseline,true,rbd", "--seeds", "0", *tiny, "SOLVER.EPOCHS", "1", "DATA.NUM_WORKERS", "0")  # fmt: skip
 
-    out = tmp_path / "output" / "reproduce" / "caltech20-reduced"  # the defaults, under the working folder
+    out = tmp_path / "output" / "reproduce" / "demo" / "caltech20-reduced"  # the defaults, under the working folder
     report = json.loads((out / "reproduce.json").read_text())
     assert report["dataset"] == "caltech20" and report["trained"] == 2
     assert [r["setting"] for r in report["runs"]] == ["baseline", "rbd"]
@@ -113,3 +114,30 @@ def test_evidence_preset_pairs_every_arm_with_the_baseline_on_both_sets(embedded
     assert (
         "| InstDisc | RBD | true masks (BASNet) |" in embedded["tables"] and "(b) copy-paste ratio" not in done.stdout
     )
+
+
+def test_two_configs_reproduced_with_the_default_output_stay_apart_and_labeled(embedded_cache, tmp_path, capsys,
+                                                                                monkeypatch):  # fmt: skip
+    """The README's `--preset demo`, then the same with the MoCo demo config: the second printed "0 runs trained"
+    and labeled the InstDisc runs as MoCo, both having used one default folder."""
+    monkeypatch.chdir(tmp_path)
+    tiny = (*TINY, "SOLVER.EPOCHS", "1", "DATA.EMBEDDED.CACHE_DIR", embedded_cache)
+    moco = os.path.join(tool.REPO, "configs", "pretrain", "moco_v2_demo.yaml")
+    _run(capsys, "--preset", "demo", "--device", "cpu", "--jobs", "1", *tiny)
+    second = _run(capsys, "--preset", "demo", "--config-file", moco, "--device", "cpu", "--jobs", "1", *tiny)
+    assert "2 runs trained" in second.stdout
+    for config, method in (("demo", "instdisc"), ("moco_v2_demo", "moco_v2")):
+        out = tmp_path / "output" / "reproduce" / config / "demo"
+        report = json.loads((out / "reproduce.json").read_text())
+        assert report["config_file"].endswith(f"{config}.yaml") and report["trained"] == 2
+        records = [json.loads((out / s / "seed0" / "provenance.json").read_text()) for s in ("baseline", "rbd")]
+        assert [r["fields"]["MODEL.METHOD"] for r in records] == [method, method]
+
+
+def test_a_killed_reproduction_rerun_with_other_overrides_is_refused(embedded_cache, tmp_path, capsys):
+    """It resumed the old runs and recorded only the new overrides; now the run's record names what differs."""
+    out = tmp_path / "rep"
+    _reproduce(capsys, out, embedded_cache, "--settings", "baseline", "--seeds", "0")
+    os.remove(out / "baseline" / "seed0" / "result.json")  # as if killed after its last checkpoint
+    with pytest.raises(ProvenanceError, match="INSTDISC.TEMPERATURE: 0.07 there, 0.1 here"):
+        _reproduce(capsys, out, embedded_cache, "--settings", "baseline", "--seeds", "0", "INSTDISC.TEMPERATURE", "0.1")

@@ -1,0 +1,64 @@
+"""tools/reproduce.py --jobs 2 stops with its process: kill -9 ends its runs, Ctrl-C ends them and starts none of
+the pending ones (it used to finish the current runs, then start and finish the rest)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tests.conftest import REPO, TINY
+from tests.reliability.test_kills import _alive, _children
+
+
+def _start(tmp_path, embedded_cache) -> tuple[subprocess.Popen, list[str]]:
+    """Four long runs (two settings, two seeds) two at a time; returns the tool and its first two runs' folders
+    once both are training."""
+    out = tmp_path / "rep"
+    cmd = [sys.executable, os.path.join(REPO, "tools", "reproduce.py"), "--output", str(out), "--device", "cpu",
+           "--settings", "baseline,true", "--seeds", "0,1", "--jobs", "2", *TINY, "SOLVER.EPOCHS", "500",
+           "DATA.EMBEDDED.CACHE_DIR", embedded_cache]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = [str(out / setting / "seed0") for setting in ("baseline", "true")]
+    deadline = time.time() + 180
+    while not all(os.path.isfile(os.path.join(run, "metrics.jsonl")) for run in first):
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise AssertionError(f"the runs did not start (exit status {proc.poll()})")
+        time.sleep(0.2)
+    return proc, first
+
+
+def _quiet(runs: list[str]) -> bool:
+    """Whether nothing in the runs' folders changes for a second (nobody writes any more)."""
+
+    def stamps() -> list[tuple[str, int]]:
+        return sorted((e.path, e.stat().st_mtime_ns) for run in runs for e in os.scandir(run))
+
+    before = stamps()
+    time.sleep(1)
+    return stamps() == before
+
+
+def test_kill_9_of_the_tool_ends_its_runs(tmp_path, embedded_cache):
+    proc, runs = _start(tmp_path, embedded_cache)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 5
+    while any(map(_alive, workers)) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not any(map(_alive, workers)), "runs outlived the killed tool"
+    assert _quiet(runs)
+
+
+def test_ctrl_c_ends_the_runs_and_starts_no_pending_one(tmp_path, embedded_cache):
+    proc, runs = _start(tmp_path, embedded_cache)
+    workers = _children(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) != 0
+    assert not any(map(_alive, workers)) and _quiet(runs)
+    assert not (tmp_path / "rep" / "baseline" / "seed1").exists() and not (tmp_path / "rep" / "true" / "seed1").exists()

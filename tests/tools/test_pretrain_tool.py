@@ -41,6 +41,7 @@ def test_the_demo_learns_far_above_chance(embedded_cache, tmp_path):
     assert "dilo pretraining: instdisc, resnet18 (width 0.25) on embedded data, 18 epochs" in out.stdout
     assert "copy-paste    p 0.5, gray background, blending none, rbd masks" in out.stdout
     assert "python tools/reproduce.py --preset demo" in out.stdout  # one run is an anecdote: where the evidence is
+    assert "CI" not in out.stdout and "+" not in out.stdout  # and no gain it did not measure
     train_root = os.path.join(embedded_cache, embedded_spec(load_config(TOOL.DEFAULT_CONFIG)).fingerprint(), "train")
     masks = embedded_mask_root(train_root, "rbd")
     assert len(list_images(masks)) == len(list_images(train_root)) == 2000  # one mask per training image
@@ -58,6 +59,7 @@ def test_the_moco_demo_config_runs(embedded_cache, tmp_path):
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "dilo pretraining: moco_v2, resnet18" in out.stdout and "kNN top-1 (k=10)" in out.stdout, out.stdout
+    assert f"python tools/reproduce.py --config-file {os.path.relpath(config, tmp_path)} --preset demo" in out.stdout
 
 
 def test_sigterm_saves_and_resume_finishes(embedded_cache, tmp_path):

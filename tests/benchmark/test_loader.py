@@ -98,7 +98,7 @@ def test_overheads_by_best_and_median_pass():
     assert summaries[0]["overhead_best"] == 0
     losses = [1 - 180 / 200, 1 - 140 / 150, 1 - 170 / 190]  # per core, pass by pass
     mean = sum(losses) / 3
-    half = 4.303 * (sum((x - mean) ** 2 for x in losses) / 2) ** 0.5 / 3**0.5  # t(2)
+    half = 4.302653 * (sum((x - mean) ** 2 for x in losses) / 2) ** 0.5 / 3**0.5  # t(2), 95 %
     assert paste["overhead_paired_per_core"] == pytest.approx([mean, mean - half, mean + half])
 
 

@@ -13,7 +13,7 @@ def test_paired_gain_differs_seed_by_seed_not_arm_by_arm():
     assert g.seeds == (0, 1, 2, 3, 4)
     assert g.differences == (2.0, 3.0, 1.0, 2.0, 2.0)
     assert g.mean == pytest.approx(2.0)
-    half = 2.776 * (0.5**0.5) / 5**0.5  # t(4) x sample std (sqrt 0.5) / sqrt(5)
+    half = 2.776445 * (0.5**0.5) / 5**0.5  # t(4) x sample std (sqrt 0.5) / sqrt(5)
     assert (g.low, g.high) == pytest.approx((2.0 - half, 2.0 + half))
     assert g.excludes_zero and g.positive == 5
     with pytest.raises(ValueError, match="no seed in common"):

@@ -41,7 +41,7 @@ def test_aggregate_over_seeds():
     assert summary["rbd"]["linear_top1"]["mean"] == 52.0
     assert summary["rbd"]["linear_top1"]["std"] == pytest.approx(2.828427)
     assert summary["rbd"]["knn_top1"]["values"] == [40.0, 44.0]
-    assert summary["rbd"]["linear_top1"]["high"] == pytest.approx(52.0 + 12.706 * 2.828427 / 2**0.5)
+    assert summary["rbd"]["linear_top1"]["high"] == pytest.approx(52.0 + 12.706205 * 2.828427 / 2**0.5)
     assert summary["baseline"]["knn_top1"] == {"mean": 39.0, "std": 0.0, "low": 39.0, "high": 39.0, "values": [39.0]}
 
 

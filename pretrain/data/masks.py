@@ -31,7 +31,7 @@ from PIL import Image
 
 from pretrain.utils import provenance
 from pretrain.utils.atomic import TMP_PREFIX
-from pretrain.utils.image_io import PNG_SIGNATURE, BadImageError, bounded_size, decode_raw_gray_png, mask_paths
+from pretrain.utils.image_io import PNG_SIGNATURE, BadImageError, bounded_size, mask_paths
 
 from .mask_pack import MaskPack, build_pack, fingerprint, pack_folder
 
@@ -198,16 +198,11 @@ def size_problem(stored: tuple[int, int], image: tuple[int, int]) -> str | None:
 
 
 def read_mask(path: str) -> np.ndarray:
-    """The 8-bit mask as stored: unfiltered 8-bit gray PNGs (bounded masks, see
-    :func:`pretrain.utils.image_io.encode_raw_gray_png`) as their inflated rows, other grayscale PNGs of 8 or
-    1 bits through OpenCV (twice PIL's speed, the same values), anything else through PIL's conversion to L.
-    Errors name the file."""
+    """The 8-bit mask as stored: grayscale PNGs of 8 or 1 bits through OpenCV (twice PIL's speed, the same
+    values), anything else through PIL's conversion to L. Errors name the file."""
     try:
         with open(path, "rb", buffering=0) as f:  # one read of the whole file: no buffer in between
             data = f.read()
-        raw = decode_raw_gray_png(data)
-        if raw is not None:
-            return raw
         head = data[:26]
         if len(head) == 26 and head[:8] == PNG_SIGNATURE and head[25] == 0 and head[24] in (1, 8):
             mask = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)

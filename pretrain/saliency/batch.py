@@ -39,7 +39,6 @@ from pretrain.utils.atomic import atomic_open, remove_stale_temporaries
 from pretrain.utils.image_io import (
     BadImageError,
     bounded_size,
-    encode_raw_gray_png,
     list_images,
     load_rgb,
     mask_paths,
@@ -96,24 +95,25 @@ def _listed(what: str, paths: list[str]) -> list[str]:
     return lines + ([f"  ... and {len(paths) - SHOWN} more"] if len(paths) > SHOWN else [])
 
 
+# Bounded masks are read by every pasted sample that has no mask pack: stored uncompressed and unfiltered, a
+# decoder only copies their rows (RBD's soft maps barely compress: 128 px, 12 KB, about half a compressed 500 px
+# mask). Full-size masks are read once per pasted sample at most: compressed.
+RAW_PNG = [cv2.IMWRITE_PNG_COMPRESSION, 0, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE]
+COMPRESSED_PNG = [cv2.IMWRITE_PNG_COMPRESSION, 3]
+
+
 def write_mask(saliency: np.ndarray, path: str, max_size: int = 0) -> None:
     """Save a [0, 1] map as an 8-bit PNG, atomically; with ``max_size``, its longer side at most that
-    (area-averaged, :func:`bounded_size`), uncompressed and unfiltered (:func:`encode_raw_gray_png`)."""
+    (area-averaged, :func:`bounded_size`), uncompressed and unfiltered."""
     mask = np.round(np.clip(saliency, 0, 1) * 255).astype(np.uint8)
     size = bounded_size((mask.shape[1], mask.shape[0]), max_size)
     if size != (mask.shape[1], mask.shape[0]):
         mask = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
-    # Bounded masks are read by every pasted sample: stored uncompressed and unfiltered they are read without
-    # a PNG decoder (128 px: 12 KB, about half a 500 x 375 mask compressed; RBD's soft maps barely compress).
-    if max_size:
-        data = encode_raw_gray_png(mask)
-    else:
-        ok, encoded = cv2.imencode(".png", mask, [cv2.IMWRITE_PNG_COMPRESSION, 3])
-        if not ok:
-            raise OSError(f"could not encode a PNG for {path!r}")
-        data = encoded.tobytes()
+    ok, encoded = cv2.imencode(".png", mask, RAW_PNG if max_size else COMPRESSED_PNG)
+    if not ok:
+        raise OSError(f"could not encode a PNG for {path!r}")
     with atomic_open(path) as f:
-        f.write(data)
+        f.write(encoded.tobytes())
 
 
 def read_image(path: str, pixel_limit: int | None) -> np.ndarray:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import struct
-import zlib
 from collections import Counter
 from collections.abc import Sequence
 
@@ -12,7 +10,6 @@ import numpy as np
 from PIL import Image
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-RAW_GRAY_IHDR = bytes((8, 0, 0, 0, 0))  # 8 bits, gray, deflate, row filters of method 0, no interlace
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
@@ -95,43 +92,3 @@ def bounded_size(size: tuple[int, int], bound: int) -> tuple[int, int]:
     if not bound or longest <= bound:
         return size
     return tuple(max(1, round(side * bound / longest)) for side in size)  # type: ignore[return-value]
-
-
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def encode_raw_gray_png(mask: np.ndarray) -> bytes:
-    """An 8-bit gray (h, w) array as a PNG stored uncompressed and unfiltered (every row's filter byte 0):
-    any PNG reader takes it, and :func:`decode_raw_gray_png` reads it back without a PNG decoder."""
-    mask = np.ascontiguousarray(mask, dtype=np.uint8)
-    h, w = mask.shape
-    rows = np.zeros((h, w + 1), np.uint8)
-    rows[:, 1:] = mask
-    header = struct.pack(">II", w, h) + RAW_GRAY_IHDR
-    idat = zlib.compress(rows.tobytes(), 0)
-    return PNG_SIGNATURE + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
-
-
-def decode_raw_gray_png(data: bytes) -> np.ndarray | None:
-    """The (h, w) pixels of an 8-bit gray PNG whose rows are all unfiltered (as :func:`encode_raw_gray_png`
-    writes them), read as its inflated rows less their filter bytes, a quarter of a PNG
-    decoder's time for a 128 px mask; None for any other PNG, or one whose data does not inflate to its
-    rows (zlib checks its checksum), so a PNG decoder takes it and names what is wrong."""
-    if data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR" or data[24:29] != RAW_GRAY_IHDR:
-        return None
-    w, h = struct.unpack(">II", data[16:24])
-    parts, pos = [], 8
-    while pos + 8 <= len(data) and data[pos + 4 : pos + 8] != b"IEND":
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        if data[pos + 4 : pos + 8] == b"IDAT":
-            parts.append(data[pos + 8 : pos + 8 + length])
-        pos += 12 + length
-    try:
-        rows = zlib.decompress(b"".join(parts))
-    except zlib.error:
-        return None
-    if len(rows) != h * (w + 1):
-        return None
-    pixels = np.frombuffer(rows, np.uint8).reshape(h, w + 1)
-    return None if pixels[:, 0].any() else pixels[:, 1:].copy()  # writable, as a decoder's

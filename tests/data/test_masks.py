@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 
 import cv2
@@ -13,7 +14,7 @@ from PIL import Image
 from pretrain.data import build_train_dataset
 from pretrain.data.masks import MaskFolder, load_mask, png_size, read_mask
 from pretrain.saliency.batch import write_mask
-from pretrain.utils.image_io import BadImageError, decode_raw_gray_png, encode_raw_gray_png
+from pretrain.utils.image_io import BadImageError
 from tests.conftest import shared_data, tiny_config
 from tests.data.conftest import mask_tree
 
@@ -120,9 +121,19 @@ def test_masks_read_as_pil_converts_them_to_8_bits(tmp_path, kind):
     assert np.array_equal(read_mask(str(path)), expected)
 
 
+def _idat(png: bytes) -> bytes:
+    """The zlib stream of a PNG: its IDAT chunks' data, joined."""
+    pos, parts = 8, []
+    while pos < len(png):
+        length, kind = int.from_bytes(png[pos : pos + 4], "big"), png[pos + 4 : pos + 8]
+        parts += [png[pos + 8 : pos + 8 + length]] if kind == b"IDAT" else []
+        pos += 12 + length
+    return b"".join(parts)
+
+
 def test_bounded_masks_are_stored_unfiltered_and_read_back_exactly(tmp_path):
-    """write_mask's bounded masks (soft maps of real VOC photos) are PNGs any decoder reads, and read_mask's
-    decoder-free path gives OpenCV's pixels; a PNG with row filters still goes through OpenCV."""
+    """write_mask's bounded masks (soft maps of real VOC photos) are stored uncompressed with unfiltered rows
+    (each row's filter byte 0, a plain copy for any decoder) and read back as written."""
     src = shared_data("voc-mini", "VOCdevkit", "VOC2012", "JPEGImages")
     for name in sorted(os.listdir(src))[:8]:
         gray = cv2.imread(os.path.join(src, name), cv2.IMREAD_GRAYSCALE)
@@ -130,19 +141,17 @@ def test_bounded_masks_are_stored_unfiltered_and_read_back_exactly(tmp_path):
         write_mask(gray / 255.0, path, max_size=128)
         data = Path(path).read_bytes()
         decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
-        assert max(decoded.shape) == 128 and decode_raw_gray_png(data) is not None
-        assert np.array_equal(read_mask(path), decoded) and read_mask(path).flags.writeable
-        filtered = cv2.imencode(".png", decoded, [cv2.IMWRITE_PNG_COMPRESSION, 0])[1].tobytes()
-        assert decode_raw_gray_png(filtered) is None  # OpenCV filters the rows of a photo-like mask
-        (tmp_path / "f.png").write_bytes(filtered)
-        assert np.array_equal(read_mask(str(tmp_path / "f.png")), decoded)
+        assert max(decoded.shape) == 128 and np.array_equal(read_mask(path), decoded)
+        rows = zlib.decompress(_idat(data))
+        assert len(rows) == decoded.shape[0] * (decoded.shape[1] + 1)  # stored: the rows, each with its filter byte
+        assert not np.frombuffer(rows, np.uint8).reshape(decoded.shape[0], -1)[:, 0].any()  # every filter "none"
 
 
-def test_a_damaged_unfiltered_mask_is_named(tmp_path):
-    """A stored mask whose pixels fail zlib's checksum is left to OpenCV, and the error names the file."""
-    data = bytearray(encode_raw_gray_png(np.full((20, 30), 200, np.uint8)))
+def test_a_damaged_mask_is_named(tmp_path):
+    """A stored mask whose pixels fail zlib's checksum: the error names the file."""
+    write_mask(np.full((20, 30), 200 / 255), str(tmp_path / "m.png"), max_size=30)
+    data = bytearray((tmp_path / "m.png").read_bytes())
     data[60] ^= 0xFF
-    assert decode_raw_gray_png(bytes(data)) is None
     (tmp_path / "m.png").write_bytes(bytes(data))
     with pytest.raises(BadImageError, match="m.png"):
         read_mask(str(tmp_path / "m.png"))

@@ -6,7 +6,7 @@ image folders and GS/MC/RBD masks under --cache-dir); finished ones (with result
 skipped, so rerunning a killed reproduction continues it. Tables print as markdown and go to
 <output>/reproduce.json.
 
-    python tools/reproduce.py                              # reduced preset on the CPU (about 1 hour on 2 quiet cores)
+    python tools/reproduce.py                              # the reduced preset, for a CPU
     python tools/reproduce.py --preset full --device cuda  # the small-scale setting for one GPU machine
     python tools/reproduce.py --seeds 0,1,2 --epochs 40 --settings baseline,rbd,true
     python tools/reproduce.py --dataset caltech20          # ../shared/data/caltech20 (no true masks)

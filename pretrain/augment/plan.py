@@ -184,7 +184,7 @@ class Planner:
 
 def coin(prob: float) -> bool:
     """torchvision's coin ``torch.rand(1) < prob``, the same outcome (torch compares the float32 draw with ``prob``
-    rounded to float32) without a tensor comparison, which costs five times the draw."""
+    rounded to float32) without a tensor comparison, a second tensor operation per coin."""
     return float(torch.rand(1)) < float(np.float32(prob))
 
 

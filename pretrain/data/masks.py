@@ -126,8 +126,7 @@ class MaskFolder:
 
     def peak(self, index: int, mask: np.ndarray) -> int:
         """The largest value of ``mask``, mask ``index`` as loaded: from a pack's index, without a pass over
-        pixels that have left the caches since they were mapped (about 50 us a mask between JPEG decodes),
-        else from the pixels, just decoded."""
+        pixels that have left the caches since they were mapped, else from the pixels, just decoded."""
         return self.pack.peak(index) if self.pack is not None else int(mask.max())
 
     def use_pack(self, root: str, build: bool = True) -> bool:
@@ -198,7 +197,7 @@ def size_problem(stored: tuple[int, int], image: tuple[int, int]) -> str | None:
 
 
 def read_mask(path: str) -> np.ndarray:
-    """The 8-bit mask as stored: grayscale PNGs of 8 or 1 bits through OpenCV (twice PIL's speed, the same
+    """The 8-bit mask as stored: grayscale PNGs of 8 or 1 bits through OpenCV (faster than PIL, the same
     values), anything else through PIL's conversion to L. Errors name the file."""
     try:
         with open(path, "rb", buffering=0) as f:  # one read of the whole file: no buffer in between

@@ -106,7 +106,7 @@ def resize_box(image: Image.Image | np.ndarray, box: Box, scale: int, size: tupl
     ``size``: uint8 (h, w, 3).
 
     A box enlarged in both dimensions is interpolated by OpenCV's bilinear resize (the same
-    interpolation as PIL's, 4x faster); a box that shrinks uses PIL's antialiased bilinear
+    interpolation as PIL's, for less); a box that shrinks uses PIL's antialiased bilinear
     filter, as torchvision's resized_crop does on PIL images.
     """
     i, j, h, w = box

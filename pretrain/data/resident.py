@@ -2,13 +2,12 @@
 the training device, and augmented there a whole batch at a time.
 
 Small runs (the embedded set, the Table 2 reproduction, Caltech-20 at 64 px) train narrow
-networks whose step costs about as much as augmenting its batch with PIL: on a 2-core CPU the
-DataLoader worker takes half the machine, and on a GPU no number of workers keeps up with a step
-of a few milliseconds. Here the folder's plans of a batch (:mod:`pretrain.augment.plan`, the same
-plans as every other path) are carried out by the batched executor
-(:mod:`pretrain.augment.batched`) on the resident uint8 images, copy-paste masks riding along as
-a fourth channel; no worker processes. The whole set must fit the device: 2,000 64-px images
-take 25 MB, Caltech-20 at 300 px ~250 MB.
+networks whose step costs about as much as augmenting its batch with PIL: DataLoader workers
+would take the cores the step needs, and on a GPU they would not keep up with its steps. Here the
+folder's plans of a batch (:mod:`pretrain.augment.plan`, the same plans as every other path) are
+carried out by the batched executor (:mod:`pretrain.augment.batched`) on the resident uint8 images,
+copy-paste masks riding along as a fourth channel; no worker processes. The whole set must fit the
+device: 2,000 64-px images take 25 MB, Caltech-20 at 300 px ~250 MB.
 """
 
 from __future__ import annotations

@@ -113,7 +113,7 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    # 30 epochs (the demo's 40 took 2.1-2.6 min a run on a quiet 2-core CPU: 24 runs would not fit an hour).
+    # 30 epochs, shorter than the demo's 36: Table 2's 24 runs on two CPU cores within about an hour.
     "reduced": Preset(
         {"embedded": 30, "caltech20": 75},
         ("TEST.KNN_PERIOD", "0"),

@@ -38,8 +38,8 @@ Preprocessing (the authors' ``basnet_test.py``: ``RescaleT(256)``, ``ToTensorLab
     normalize with the ImageNet mean and std. The saliency map is the sigmoid of the refined map (the
     first of the eight outputs), min-max normalized per image and resized bilinearly back to the image.
     The authors resize with scikit-image; OpenCV's bilinear resize gives the same values inside the
-    image, ten times faster, without the dark border of their zero padding and without the Gaussian
-    anti-aliasing that newer scikit-image versions add when shrinking.
+    image, at a fraction of the cost, without the dark border of their zero padding and without the
+    Gaussian anti-aliasing that newer scikit-image versions add when shrinking.
 """
 
 from __future__ import annotations

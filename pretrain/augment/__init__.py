@@ -3,15 +3,15 @@
 copy-paste (:mod:`.copy_paste`) and its backgrounds (:mod:`.backgrounds`)."""
 
 from .backgrounds import background_crop, cover_crop, least_salient_window, texture_source
-from .copy_paste import BACKGROUNDS, BLENDS, COUNTED, Composite, CopyPaste, binarize
+from .copy_paste import BACKGROUNDS, BLENDS, COUNTED, CopyPaste, PasteOutcome, binarize
 from .plan import Planner, SamplePlan
 
 __all__ = [
     "BACKGROUNDS",
     "BLENDS",
     "COUNTED",
-    "Composite",
     "CopyPaste",
+    "PasteOutcome",
     "Planner",
     "SamplePlan",
     "background_crop",

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from fvcore.common.config import CfgNode
 from torchvision.transforms.v2 import functional as TF2
 
-from .copy_paste import Composite
+from .copy_paste import PasteOutcome
 from .plan import BRIGHTNESS, CONTRAST, HUE, IDENTITY, SATURATION
 
 # PIL's convert("L") weights (ITU-R 601-2), which the reference's grayscale and enhancers use.
@@ -112,7 +112,7 @@ def paste_rows(
     sigma: float,
 ) -> torch.Tensor:
     """Copy-paste on the ``rows`` of float (n, 3, h, w) ``crops`` whose coin said paste and that have a mask,
-    in place; returns each row's :class:`Composite`.
+    in place; returns each row's :class:`PasteOutcome`.
 
     Per row: ``foreground`` (m, 1, h, w) bool, its crop's foreground; ``whole``, whether its whole mask has
     any; ``tiles`` (m, th, tw, 3) uint8, its background (:func:`.backgrounds.background_tile`: 1 x 1 for a
@@ -120,8 +120,8 @@ def paste_rows(
     it is: CROP_WITHOUT_FOREGROUND where the mask has foreground elsewhere, EMPTY where it has none.
     """
     present = foreground.flatten(1).any(1).cpu()
-    missed = torch.where(whole.cpu(), Composite.CROP_WITHOUT_FOREGROUND, Composite.EMPTY)
-    status = torch.where(present, Composite.PASTED, missed)
+    missed = torch.where(whole.cpu(), PasteOutcome.CROP_WITHOUT_FOREGROUND, PasteOutcome.EMPTY)
+    status = torch.where(present, PasteOutcome.PASTED, missed)
     keep = present.nonzero().flatten()
     if len(keep):
         at, keep = rows[keep].to(crops.device), keep.to(crops.device)

@@ -40,7 +40,7 @@ from .backgrounds import Background, Backgrounds, GrayBackgrounds
 Box = tuple[int, int, int, int]  # RandomResizedCrop's (top, left, height, width) on the full-size image
 
 
-class Composite(IntEnum):
+class PasteOutcome(IntEnum):
     """What copy-paste did to one sample, on every data path."""
 
     OFF = 0  # copy-paste is off (COPY_PASTE.PROB 0)
@@ -53,15 +53,15 @@ class Composite(IntEnum):
 
 # The per-sample flags of a batch (summed per epoch into metrics.jsonl) and the outcome each counts.
 COUNTED = {
-    "pasted": Composite.PASTED,
-    "empty_mask": Composite.EMPTY,
-    "missing_mask": Composite.MISSING,
-    "crop_without_foreground": Composite.CROP_WITHOUT_FOREGROUND,
+    "pasted": PasteOutcome.PASTED,
+    "empty_mask": PasteOutcome.EMPTY,
+    "missing_mask": PasteOutcome.MISSING,
+    "crop_without_foreground": PasteOutcome.CROP_WITHOUT_FOREGROUND,
 }
 
 
 @dataclass(frozen=True)
-class PastePlan:
+class PasteDraws:
     """The draws of a sample whose coin said paste: its background and whether it blends."""
 
     background: Background
@@ -118,7 +118,7 @@ GRAY = GrayBackgrounds()
 
 @dataclass
 class CopyPaste:
-    """Copy-paste settings, its draws (:meth:`plan`) and the numpy composite; see the module docstring."""
+    """Copy-paste settings, its draws (:meth:`draw`) and the numpy composite; see the module docstring."""
 
     prob: float = 0.5
     background: str = "gray"
@@ -144,25 +144,27 @@ class CopyPaste:
             raise ValueError(f"COPY_PASTE.BACKGROUND {self.background!r} needs a background source")
         return source
 
-    def plan(self, rng: np.random.Generator, shape: tuple[int, int], source: Backgrounds) -> PastePlan | None:
+    def toss_and_draw(self, rng: np.random.Generator, shape: tuple[int, int], source: Backgrounds) -> PasteDraws | None:
         """The coin, then :meth:`draw`: None when the sample is not pasted (one image, :meth:`__call__`; the
         data paths take the coin from the sample's plan, :mod:`pretrain.augment.plan`)."""
         return self.draw(rng, shape, source) if rng.random() < self.prob else None
 
-    def draw(self, rng: np.random.Generator, shape: tuple[int, int], source: Backgrounds) -> PastePlan:
+    def draw(self, rng: np.random.Generator, shape: tuple[int, int], source: Backgrounds) -> PasteDraws:
         """A pasted sample's background, then its blending."""
         background = source.draw(rng, shape)
-        return PastePlan(background, self.blend == "gaussian" or (self.blend == "mix" and rng.random() < 0.5))
+        return PasteDraws(background, self.blend == "gaussian" or (self.blend == "mix" and rng.random() < 0.5))
 
-    def composite(self, image: np.ndarray, background: np.ndarray, paste: PastePlan, source: Backgrounds) -> np.ndarray:
-        """A copy of ``image`` (h, w, 3) where ``background`` (:func:`background_mask`) is 0, the planned background
-        elsewhere (alpha-blended if planned)."""
-        bg = source.render(paste.background, background.shape)
-        if not paste.blur:
-            return cv2.copyTo(bg, background, np.array(image, dtype=np.uint8, order="C"))
-        foreground = (1 - background).astype(np.float32)
+    def composite(
+        self, image: np.ndarray, background_mask: np.ndarray, draws: PasteDraws, source: Backgrounds
+    ) -> np.ndarray:
+        """A copy of ``image`` (h, w, 3 uint8) showing the drawn background where ``background_mask`` (h, w, 0/1,
+        :func:`background_mask`) is 1, and ``image`` where it is 0; alpha-blended where ``draws`` says so."""
+        background = source.render(draws.background, background_mask.shape)
+        if not draws.blur:
+            return cv2.copyTo(background, background_mask, np.array(image, dtype=np.uint8, order="C"))
+        foreground = (1 - background_mask).astype(np.float32)
         alpha = cv2.GaussianBlur(foreground, (0, 0), self.blur_sigma)[..., None]
-        out = alpha * image.astype(np.float32) + (1.0 - alpha) * bg.astype(np.float32)
+        out = alpha * image.astype(np.float32) + (1.0 - alpha) * background.astype(np.float32)
         return np.round(out).astype(np.uint8)
 
     def paste_crop(
@@ -170,29 +172,30 @@ class CopyPaste:
         crop: np.ndarray,
         mask: np.ndarray | None,
         box: Box,
-        paste: PastePlan,
+        draws: PasteDraws,
         source: Backgrounds,
         image_size: tuple[int, int] | None = None,
-    ) -> tuple[np.ndarray, Composite]:
-        """Composite on the crop ``box`` of an image of (w, h) ``image_size`` whose mask is ``mask`` (None: it
-        has none), at the image's size or stored smaller (see :func:`crop_mask`)."""
+    ) -> tuple[np.ndarray, PasteOutcome]:
+        """Copy-paste on the crop ``box`` of an image of (w, h) ``image_size`` whose mask is ``mask`` (None: it
+        has none), at the image's size or stored smaller (see :func:`crop_mask`): the crop, pasted or as it was,
+        and what happened to it."""
         if mask is None:
-            return crop, Composite.MISSING
-        background = background_mask(crop_mask(mask, box, crop.shape[:2], image_size), self.threshold, in_place=True)
-        if cv2.countNonZero(background) == background.size:
+            return crop, PasteOutcome.MISSING
+        copy = background_mask(crop_mask(mask, box, crop.shape[:2], image_size), self.threshold, in_place=True)
+        if cv2.countNonZero(copy) == copy.size:
             whole = binarize(np.max(mask), self.threshold)  # foreground somewhere: the largest value is
-            return crop, Composite.CROP_WITHOUT_FOREGROUND if whole else Composite.EMPTY
-        return self.composite(crop, background, paste, source), Composite.PASTED
+            return crop, PasteOutcome.CROP_WITHOUT_FOREGROUND if whole else PasteOutcome.EMPTY
+        return self.composite(crop, copy, draws, source), PasteOutcome.PASTED
 
     def __call__(
         self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator, source: Backgrounds | None = None
-    ) -> tuple[np.ndarray, Composite]:
+    ) -> tuple[np.ndarray, PasteOutcome]:
         """Draw and composite on a whole image (figures): KEPT when the coin says no, EMPTY without foreground."""
         backgrounds = self.backgrounds(source)
-        paste = self.plan(rng, image.shape[:2], backgrounds)
-        if paste is None:
-            return image, Composite.KEPT
-        background = background_mask(mask, self.threshold)
-        if cv2.countNonZero(background) == background.size:
-            return image, Composite.EMPTY
-        return self.composite(image, background, paste, backgrounds), Composite.PASTED
+        draws = self.toss_and_draw(rng, image.shape[:2], backgrounds)
+        if draws is None:
+            return image, PasteOutcome.KEPT
+        copy = background_mask(mask, self.threshold)
+        if cv2.countNonZero(copy) == copy.size:
+            return image, PasteOutcome.EMPTY
+        return self.composite(image, copy, draws, backgrounds), PasteOutcome.PASTED

@@ -51,7 +51,7 @@ from torchvision import transforms as T
 from pretrain.utils.seed import derive_seed, derive_seeds
 
 from .backgrounds import Backgrounds
-from .copy_paste import Box, Composite, CopyPaste, PastePlan
+from .copy_paste import Box, CopyPaste, PasteDraws, PasteOutcome
 
 # torchvision's ColorJitter numbering of its four operations (the "order" of a plan).
 BRIGHTNESS, CONTRAST, SATURATION, HUE = range(4)
@@ -110,8 +110,8 @@ class SamplePlan:
 
     box: Box  # (top, left, height, width) on the full-size image
     photometric: Photometric
-    coin: Composite  # OFF (copy-paste off), KEPT or PASTED: what the coin said, before any mask is read
-    paste: PastePlan | None
+    coin: PasteOutcome  # OFF (copy-paste off), KEPT or PASTED: what the coin said, before any mask is read
+    paste: PasteDraws | None
 
 
 class Planner:
@@ -156,13 +156,13 @@ class Planner:
         """One sample's plan from the torch stream seeded for it: torchvision's draws, then copy-paste's."""
         box, photometric = self._torchvision_draws(size)
         if self.copy_paste is None:
-            return SamplePlan(box, photometric, Composite.OFF, None)
+            return SamplePlan(box, photometric, PasteOutcome.OFF, None)
         if not coin(self.copy_paste.prob):
-            return SamplePlan(box, photometric, Composite.KEPT, None)
+            return SamplePlan(box, photometric, PasteOutcome.KEPT, None)
         assert self.backgrounds is not None
         # NumPy's generator (the backgrounds draw with it): PCG64 as default_rng makes it, without its checks.
         rng = np.random.Generator(np.random.PCG64(int(torch.randint(PASTE_SEEDS, (1,)))))
-        return SamplePlan(box, photometric, Composite.PASTED, self.copy_paste.draw(rng, self.size, self.backgrounds))
+        return SamplePlan(box, photometric, PasteOutcome.PASTED, self.copy_paste.draw(rng, self.size, self.backgrounds))
 
     def _torchvision_draws(self, size: tuple[int, int]) -> tuple[Box, Photometric]:
         """The crop box, then grayscale, jitter, blur and flip: torchvision's calls, in InstDisc's order."""

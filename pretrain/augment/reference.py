@@ -17,7 +17,7 @@ from torchvision.transforms import functional as TF
 
 from .backgrounds import Backgrounds
 from .batched import blur_kernel_size
-from .copy_paste import Composite, CopyPaste
+from .copy_paste import CopyPaste, PasteOutcome
 from .plan import BRIGHTNESS, CONTRAST, HUE, SATURATION, Photometric, SamplePlan
 
 JITTER = {
@@ -43,7 +43,7 @@ class ReferenceAugmentation:
 
     def __call__(
         self, image: Image.Image, plan: SamplePlan, mask: np.ndarray | None = None
-    ) -> tuple[torch.Tensor, Composite]:
+    ) -> tuple[torch.Tensor, PasteOutcome]:
         crop = self.crop(image, plan)
         status = plan.coin
         if plan.paste is not None:

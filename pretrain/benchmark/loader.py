@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.data import DataLoader
 
-from pretrain.augment.copy_paste import Composite
+from pretrain.augment.copy_paste import PasteOutcome
 from pretrain.data.fast_path import FastInstanceFolder, FastPathLoader, collate_fast, rows_to_paste
 from pretrain.data.reduced_decode import decode_rgb, draft_scale, open_encoded, resize_box
 from pretrain.data.resident import ResidentLoader
@@ -252,7 +252,7 @@ def _breakdown_epoch(dataset: FastInstanceFolder, batch: int, spent: dict[str, f
         t5 = clock()
         for stage, seconds in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, 0.0), strict=True):
             spent[stage] += seconds
-        pasted += job[0] == Composite.PASTED
+        pasted += job[0] == PasteOutcome.PASTED
     t0 = clock()
     for k in range(0, len(items) - batch + 1, batch):
         collate_fast(items[k : k + batch])

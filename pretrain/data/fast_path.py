@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, default_collate
 
 from pretrain.augment.backgrounds import background_tile, gray_level
 from pretrain.augment.batched import PhotometricAugmentation, crop_batch, paste_rows
-from pretrain.augment.copy_paste import COUNTED, Composite, binarize, mask_window
+from pretrain.augment.copy_paste import COUNTED, PasteOutcome, binarize, mask_window
 from pretrain.augment.plan import Photometric, SamplePlan, photometric_columns, photometric_params
 
 from .image_folder import InstanceFolder
@@ -54,7 +54,7 @@ class FastSample:
     index: int
     label: int
     bad: str  # the unreadable file this sample stands in for, or ""
-    status: Composite  # OFF, KEPT, MISSING, or PASTED: to paste (the device settles it)
+    status: PasteOutcome  # OFF, KEPT, MISSING, or PASTED: to paste (the device settles it)
     photometric: Photometric
     paste: PasteJob | None
 
@@ -79,7 +79,7 @@ class FastInstanceFolder(InstanceFolder):
     def _fast_sample(self, crop: np.ndarray, plan: SamplePlan, size: tuple[int, int], i: int, bad: str) -> FastSample:
         return self.sample(crop, plan, i, bad, self.paste_job(i, plan, size))
 
-    def paste_job(self, index: int, plan: SamplePlan, size: tuple[int, int]) -> tuple[Composite, PasteJob | None]:
+    def paste_job(self, index: int, plan: SamplePlan, size: tuple[int, int]) -> tuple[PasteOutcome, PasteJob | None]:
         """(status, job) of image ``index`` of (w, h) ``size``: (the coin, None) where it is not to be pasted,
         (MISSING, None) where it has no mask, else (PASTED, what the device needs to paste it)."""
         if plan.paste is None:
@@ -87,14 +87,14 @@ class FastInstanceFolder(InstanceFolder):
         assert self.copy_paste is not None and self.planner is not None and self.planner.backgrounds is not None
         mask = self._mask(index, size, stored=True)
         if mask is None:
-            return Composite.MISSING, None
+            return PasteOutcome.MISSING, None
         top, left, h, w = mask_window(mask.shape, plan.box, size)
         whole = bool(binarize(self.masks.peak(index, mask), self.copy_paste.threshold))
         tile = background_tile(self.planner.backgrounds, plan.paste.background, self.planner.size)
-        return Composite.PASTED, (mask[top : top + h, left : left + w], whole, tile, plan.paste.blur)
+        return PasteOutcome.PASTED, (mask[top : top + h, left : left + w], whole, tile, plan.paste.blur)
 
     def sample(
-        self, crop: np.ndarray, plan: SamplePlan, index: int, bad: str, job: tuple[Composite, PasteJob | None]
+        self, crop: np.ndarray, plan: SamplePlan, index: int, bad: str, job: tuple[PasteOutcome, PasteJob | None]
     ) -> FastSample:
         """Sample ``index``: its crop, the plan's photometric draws and its :meth:`paste_job`."""
         return FastSample(crop, index, int(self.labels[index]), bad, job[0], plan.photometric, job[1])
@@ -177,7 +177,7 @@ class FastPathLoader:
     ) -> torch.Tensor:
         """Copy-paste of ``rows`` of float (n, 3, h, w) ``images``, in place: each mask window (``masks``, sized by
         ``meta``'s rows) resized to the crop as the image's box was (bilinear, as the reference's mask) and
-        thresholded, then composited on its gray level or rendered tile; each row's :class:`Composite`."""
+        thresholded, then composited on its gray level or rendered tile; each row's :class:`PasteOutcome`."""
         cp = self.dataset.copy_paste
         assert cp is not None
         sizes = meta[:, [MASK_H, MASK_W]]

@@ -17,7 +17,7 @@ from fvcore.common.config import CfgNode
 from PIL import Image
 
 from pretrain.augment.backgrounds import Backgrounds, ImageBackgrounds
-from pretrain.augment.copy_paste import COUNTED, Composite, CopyPaste
+from pretrain.augment.copy_paste import COUNTED, CopyPaste, PasteOutcome
 from pretrain.augment.plan import Planner, SamplePlan
 from pretrain.augment.reference import ReferenceAugmentation
 from pretrain.utils.image_io import BadImageError, load_rgb
@@ -166,14 +166,16 @@ class InstanceFolder(LabeledImages):
 
     def _sample(self, img: Image.Image, index: int, bad: str) -> dict[str, Any]:
         if self.planner is None:
-            return self._record([img if self.transform is None else self.transform(img)], index, bad, [Composite.OFF])
+            return self._record(
+                [img if self.transform is None else self.transform(img)], index, bad, [PasteOutcome.OFF]
+            )
         plans = [self.plan(index, img.size, view) for view in range(self.views)]
         pasted = any(plan.paste is not None for plan in plans)
         mask = self._mask(index, img.size, stored=True) if pasted else None
         images, statuses = zip(*(self.augment(img, plan, mask) for plan in plans), strict=True)
         return self._record(list(images), index, bad, list(statuses))
 
-    def _record(self, views: list[Any], index: int, bad: str, statuses: list[Composite]) -> dict[str, Any]:
+    def _record(self, views: list[Any], index: int, bad: str, statuses: list[PasteOutcome]) -> dict[str, Any]:
         """The sample's keys: ``image`` (view 0), ``image1``... (further views), and the copy-paste counts."""
         return {
             "image": views[0],

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from pretrain.augment.backgrounds import background_tile
 from pretrain.augment.batched import PhotometricAugmentation, crop_batch, paste_rows
-from pretrain.augment.copy_paste import COUNTED, Composite, binarize
+from pretrain.augment.copy_paste import COUNTED, PasteOutcome, binarize
 from pretrain.augment.plan import SamplePlan, photometric_batch
 from pretrain.utils.image_io import BadImageError
 
@@ -116,7 +116,7 @@ class ResidentLoader:
 
     def view(self, pixels: torch.Tensor, index: torch.Tensor, view: int) -> tuple[torch.Tensor, torch.Tensor]:
         """View ``view`` of the resident rows ``pixels`` of images ``index``: normalized images and each
-        :class:`Composite`."""
+        :class:`PasteOutcome`."""
         plans = self.plans(index, view)
         boxes = torch.tensor([p.box for p in plans], dtype=torch.float32)
         crops = crop_batch(pixels, boxes, self.planner.size)
@@ -131,13 +131,13 @@ class ResidentLoader:
         return self.planner.plan_batch(self.dataset.seed, self.dataset.epoch, index.tolist(), sizes, view)
 
     def _copy_paste(self, crops: torch.Tensor, index: torch.Tensor, plans: list[SamplePlan]) -> torch.Tensor:
-        """Composites the planned samples in place (image channels of ``crops``); returns each :class:`Composite`."""
+        """Composites the planned samples in place (image channels of ``crops``); returns each :class:`PasteOutcome`."""
         status = torch.tensor([p.coin for p in plans])
         cp, backgrounds = self.copy_paste, self.planner.backgrounds
         if cp is None:
             return status
-        drawn = status == Composite.PASTED
-        status[drawn & ~self.has_mask[index]] = Composite.MISSING
+        drawn = status == PasteOutcome.PASTED
+        status[drawn & ~self.has_mask[index]] = PasteOutcome.MISSING
         rows = (drawn & self.has_mask[index]).nonzero().flatten()
         if not len(rows):
             return status

@@ -43,8 +43,8 @@ class Method(nn.Module):
 
     def step_loss(
         self,
-        encoder: nn.Module,
         model: nn.Module,
+        ddp_model: nn.Module,
         views: list[torch.Tensor],
         indices: torch.Tensor,
         step: int,
@@ -52,7 +52,8 @@ class Method(nn.Module):
     ) -> torch.Tensor:
         """The loss of this rank's ``views`` (images of dataset ``indices``) at global ``step``, state updated.
 
-        ``encoder`` is the (DDP-wrapped) ``model`` to run under ``autocast``; ``model`` the bare module.
+        ``model`` is the bare module being trained; ``ddp_model`` the same model as the step runs it (DDP-wrapped,
+        or ``model`` itself in one process), under ``autocast``.
         """
         raise NotImplementedError
 
@@ -94,15 +95,15 @@ class InstDisc(InstanceDiscrimination, Method):
 
     def step_loss(
         self,
-        encoder: nn.Module,
         model: nn.Module,
+        ddp_model: nn.Module,
         views: list[torch.Tensor],
         indices: torch.Tensor,
         step: int,
         autocast: Autocast,
     ) -> torch.Tensor:
         with autocast():
-            embeddings = encoder(views[0])
+            embeddings = ddp_model(views[0])
         # Scores against the bank as it was, then writes this step's (all-rank) features into it.
         return self(embeddings, indices, step)
 
@@ -126,14 +127,14 @@ class MoCo(MomentumContrast, Method):
 
     def step_loss(
         self,
-        encoder: nn.Module,
         model: nn.Module,
+        ddp_model: nn.Module,
         views: list[torch.Tensor],
         indices: torch.Tensor,
         step: int,
         autocast: Autocast,
     ) -> torch.Tensor:
-        return self(model, encoder, views[0], views[1], step, autocast)
+        return self(model, ddp_model, views[0], views[1], step, autocast)
 
 
 @METHOD_REGISTRY.register()

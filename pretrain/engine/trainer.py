@@ -81,7 +81,7 @@ class Trainer:
         keys = ["image", *(f"image{v}" for v in range(1, self.criterion.views))]
         views = [self._on_device(batch[key]) for key in keys]
         indices = batch["index"].to(self.device, non_blocking=True)
-        loss = self.criterion.step_loss(self.ddp_model, self.model, views, indices, step, self._autocast)
+        loss = self.criterion.step_loss(self.model, self.ddp_model, views, indices, step, self._autocast)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)

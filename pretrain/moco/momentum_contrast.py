@@ -58,8 +58,8 @@ class MomentumContrast(nn.Module):
 
     def forward(
         self,
-        query_encoder: nn.Module,
-        encoder: Callable[[torch.Tensor], torch.Tensor],
+        model: nn.Module,
+        ddp_model: Callable[[torch.Tensor], torch.Tensor],
         queries: torch.Tensor,
         keys: torch.Tensor,
         step: int,
@@ -67,13 +67,14 @@ class MomentumContrast(nn.Module):
     ) -> torch.Tensor:
         """InfoNCE of this rank's query images against their key images and the queue; then enqueues the keys.
 
-        ``encoder`` is the (DDP-wrapped) ``query_encoder``; ``query_encoder`` itself is what the key
-        encoder follows. Both encoders run under ``autocast`` (training's mixed precision), the loss in float32.
+        ``model`` is the query encoder, the bare module the key encoder follows; ``ddp_model`` is the same model
+        as the step runs it (DDP-wrapped, or ``model`` itself in one process). Both encoders run under
+        ``autocast`` (training's mixed precision), the loss in float32.
         """
         with autocast():
-            q = grouped_forward(encoder, queries, self.bn_groups)
-        self.update_key_encoder(query_encoder)
-        self.key_encoder.train(query_encoder.training)
+            q = grouped_forward(ddp_model, queries, self.bn_groups)
+        self.update_key_encoder(model)
+        self.key_encoder.train(model.training)
         with autocast():
             every_key = shuffled_keys(self.key_encoder, keys, self.bn_groups, self.seed, step)
         q, every_key = q.float(), every_key.float()

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from pretrain.augment import (
-    Composite,
     CopyPaste,
+    PasteOutcome,
     background_crop,
     binarize,
     cover_crop,
@@ -30,7 +30,7 @@ def test_direct_copy_keeps_foreground_and_replaces_background():
     image, mask = _case()
     out, status = CopyPaste(prob=1.0)(image, mask, np.random.default_rng(0))
     fg = mask > 0
-    assert status == Composite.PASTED
+    assert status == PasteOutcome.PASTED
     assert np.array_equal(out[fg], image[fg])
     bg = out[~fg]
     assert (bg == bg[0, 0]).all()  # one uniform gray level
@@ -72,14 +72,14 @@ def test_mix_uses_both_blends():
 def test_probability_is_respected():
     image, mask = _case()
     cp, rng = CopyPaste(prob=0.3), np.random.default_rng(1)
-    pasted = np.mean([cp(image, mask, rng)[1] == Composite.PASTED for _ in range(4000)])
+    pasted = np.mean([cp(image, mask, rng)[1] == PasteOutcome.PASTED for _ in range(4000)])
     assert abs(pasted - 0.3) < 0.03
 
 
 def test_empty_mask_leaves_the_image_unchanged():
     image, _ = _case()
     out, status = CopyPaste(prob=1.0)(image, np.full((6, 8), 90, np.uint8), np.random.default_rng(0))
-    assert status == Composite.EMPTY and out is image
+    assert status == PasteOutcome.EMPTY and out is image
 
 
 def test_texture_and_image_backgrounds():
@@ -194,10 +194,10 @@ def test_the_composite_is_a_copy_with_the_foreground_formula(background):
         mask = cv2.resize(photo[..., 1], bounded_size(size, 128), interpolation=cv2.INTER_AREA)
         box = (20, 30, photo.shape[0] - 60, photo.shape[1] - 90)
         crop = np.ascontiguousarray(cv2.resize(photo[20:-40, 30:-60], (224, 224)))
-        paste = cp.plan(np.random.default_rng(1), (224, 224), backgrounds)
+        paste = cp.toss_and_draw(np.random.default_rng(1), (224, 224), backgrounds)
         kept = crop.copy()
         copied, status = cp.paste_crop(crop, mask, box, paste, backgrounds, size)
-        assert status == Composite.PASTED and np.array_equal(crop, kept)
+        assert status == PasteOutcome.PASTED and np.array_equal(crop, kept)
         foreground = binarize(crop_mask(mask, box, (224, 224), size), cp.threshold)[..., None]
         expected = np.where(foreground, kept, backgrounds.render(paste.background, (224, 224)))
         assert np.array_equal(copied, expected)

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
-from pretrain.augment import Composite, CopyPaste, Planner, texture_source
+from pretrain.augment import CopyPaste, PasteOutcome, Planner, texture_source
 from pretrain.augment.backgrounds import GrayLevel, TextureWindow
 from pretrain.augment.plan import coin
 from pretrain.augment.reference import ReferenceAugmentation
@@ -37,7 +37,7 @@ def test_the_reference_executor_replays_torchvisions_pipeline_bit_for_bit():
         plan = planner.plan(3, 1, index, image.size)
         out, status = reference(image, plan)
         torch.manual_seed(derive_seed(3, 1, index))
-        assert torch.equal(out, torchvision(image)) and status == Composite.OFF, index
+        assert torch.equal(out, torchvision(image)) and status == PasteOutcome.OFF, index
         grays, flips = grays + plan.photometric.gray, flips + plan.photometric.flip
     assert 0 < grays < 40 and 0 < flips < 40  # both branches of each coin were replayed
 
@@ -57,7 +57,7 @@ def test_plans_are_pure_and_batched_plans_equal_single_ones():
             == [planner.plan(0, 5, i, s) for i, s in enumerate(sizes)]
         )
         coins = [p.coin for p in single]
-        assert set(coins) == {Composite.KEPT, Composite.PASTED}
+        assert set(coins) == {PasteOutcome.KEPT, PasteOutcome.PASTED}
         kind = GrayLevel if background == "gray" else TextureWindow
         assert all(isinstance(p.paste.background, kind) for p in single if p.paste is not None)
         assert planner.plan(0, 6, 3, sizes[3]) != single[3]
@@ -70,8 +70,8 @@ def test_copy_paste_draws_do_not_move_the_other_draws():
     for i in range(10):
         a, b = plain.plan(1, 2, i, (64, 48)), pasted.plan(1, 2, i, (64, 48))
         assert (a.box, a.photometric) == (b.box, b.photometric) and (a.coin, b.coin) == (
-            Composite.OFF,
-            Composite.PASTED,
+            PasteOutcome.OFF,
+            PasteOutcome.PASTED,
         )
 
 
@@ -79,7 +79,7 @@ def test_copy_paste_draws_have_their_configured_distribution():
     """Over 4,000 samples: the coin lands at p, gray levels cover 0-255 evenly, "mix" blurs half the pasted."""
     planner = Planner(load_config("", ["INPUT.SIZE", "32"]), CopyPaste(0.3, "gray", "mix"))
     plans = planner.plan_batch(7, 0, range(4000), [(64, 48)] * 4000)
-    pasted = [p.paste for p in plans if p.coin == Composite.PASTED]
+    pasted = [p.paste for p in plans if p.coin == PasteOutcome.PASTED]
     assert abs(len(pasted) - 1200) < 5 * (4000 * 0.3 * 0.7) ** 0.5  # binomial, 5 sigma
     levels = np.array([p.background.level for p in pasted])
     assert levels.min() < 5 and levels.max() > 250 and abs(levels.mean() - 127.5) < 5 * 73.9 / len(levels) ** 0.5

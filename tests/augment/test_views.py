@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 from torchvision import transforms as T
 
-from pretrain.augment import Composite, CopyPaste, Planner
+from pretrain.augment import CopyPaste, PasteOutcome, Planner
 from pretrain.augment.batched import PhotometricAugmentation
 from pretrain.augment.plan import Photometric, photometric_batch
 from pretrain.augment.reference import ReferenceAugmentation, photometric
@@ -72,7 +72,7 @@ def test_each_view_has_its_own_crop_colours_paste_coin_and_background():
     assert second == [planner.plan(0, 2, i, s, view=1) for i, s in enumerate(sizes)]
     assert all(a.box != b.box for a, b in zip(first, second, strict=True))
     pairs = [(a.coin, b.coin) for a, b in zip(first, second, strict=True)]
-    pasted, kept = Composite.PASTED, Composite.KEPT
+    pasted, kept = PasteOutcome.PASTED, PasteOutcome.KEPT
     assert {(pasted, pasted), (pasted, kept), (kept, pasted), (kept, kept)} == set(pairs)
     both = [(a, b) for a, b in zip(first, second, strict=True) if a.paste is not None and b.paste is not None]
     assert all(a.paste.background != b.paste.background for a, b in both)

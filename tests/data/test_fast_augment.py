@@ -15,7 +15,7 @@ from torchvision.transforms import functional as TF
 
 from pretrain.augment import batched
 from pretrain.augment.backgrounds import GRAY_TILES
-from pretrain.augment.copy_paste import Composite, binarize, crop_mask
+from pretrain.augment.copy_paste import PasteOutcome, binarize, crop_mask
 from pretrain.augment.plan import (
     Photometric,
     Planner,
@@ -214,7 +214,7 @@ def test_the_device_composite_keeps_exactly_the_foreground(photos):
     window) at all but a few pixels along the object's edge."""
     _, fast = _datasets(photos, "COPY_PASTE.PROB", "1.0")
     composites, status = _composited(fast)
-    assert (status == Composite.PASTED).all()
+    assert (status == PasteOutcome.PASTED).all()
     for i in range(len(fast)):
         crop, plan, size = rd.read_crop(fast.path(i), lambda s, i=i: fast.plan(i, s), fast.planner.size)
         assert np.array_equal(fast[i].image, crop)  # not composited by the worker
@@ -307,7 +307,7 @@ def test_paste_rows_composites_the_rows_with_foreground_and_names_the_others():
     tiles = torch.tensor([7, 8, 9], dtype=torch.uint8).view(3, 1, 1, 1).expand(3, 1, 1, 3)
     rows, whole, blur = torch.tensor([0, 2, 3]), torch.tensor([True, True, False]), torch.zeros(3, dtype=torch.bool)
     status = batched.paste_rows(crops, rows, foreground, whole, tiles, blur, 2.0)
-    assert status.tolist() == [Composite.PASTED, Composite.CROP_WITHOUT_FOREGROUND, Composite.EMPTY]
+    assert status.tolist() == [PasteOutcome.PASTED, PasteOutcome.CROP_WITHOUT_FOREGROUND, PasteOutcome.EMPTY]
     assert torch.equal(crops[0, :, :2], before[0, :, :2]) and (crops[0, :, 2:] == 7).all()
     assert torch.equal(crops[1:], before[1:])
     texture = torch.randint(0, 256, (1, 4, 4, 3), dtype=torch.uint8)
@@ -319,17 +319,17 @@ def test_a_workers_batch_is_a_few_tensors_with_its_mask_windows_padded():
     """Rows 1 and 2 to paste on gray levels 5 and 9: their windows zero-padded into one tensor, their sizes, flags
     and levels in ``meta``, no tiles; a rendered background ships as a tile."""
 
-    def sample(k, paste, status=Composite.PASTED):
+    def sample(k, paste, status=PasteOutcome.PASTED):
         photometric = Photometric(k == 1, (3, 2, 1, 0), (1.1, None, 0.9, 0.1), k == 2, 0.5 * k)
         return FastSample(np.full((2, 2, 3), k, np.uint8), k, 10 + k, "", status, photometric, paste)
 
     windows = [np.full((3, 5), 200, dtype=np.uint8), np.full((4, 2), 100, dtype=np.uint8)]
     windows[0].flags.writeable = False  # a mask pack's pages
     jobs = [(windows[0], True, GRAY_TILES[5], False), (windows[1], False, GRAY_TILES[9], True)]
-    batch = collate_fast([sample(0, None, Composite.KEPT), sample(1, jobs[0]), sample(2, jobs[1])])
+    batch = collate_fast([sample(0, None, PasteOutcome.KEPT), sample(1, jobs[0]), sample(2, jobs[1])])
     assert set(batch) == {"image", "meta", "factors", "masks", "tiles", "bad"} and batch["image"].shape == (3, 2, 2, 3)
     meta = batch["meta"][:, : len(META)].tolist()
-    assert meta == [[0, 10, Composite.KEPT, 0, 0, 0, 0, -1], [1, 11, 2, 3, 5, 1, 0, 5], [2, 12, 2, 4, 2, 0, 1, 9]]
+    assert meta == [[0, 10, PasteOutcome.KEPT, 0, 0, 0, 0, -1], [1, 11, 2, 3, 5, 1, 0, 5], [2, 12, 2, 4, 2, 0, 1, 9]]
     masks = batch["masks"]
     assert masks.shape == (2, 4, 5) and int(masks[0].sum()) == 200 * 15 and int(masks[1, :, 2:].sum()) == 0
     assert batch["tiles"].shape == (0, 1, 1, 3)
@@ -340,6 +340,6 @@ def test_a_workers_batch_is_a_few_tensors_with_its_mask_windows_padded():
     texture = np.zeros((2, 2, 3), np.uint8)
     rendered = collate_fast([sample(0, (windows[1], True, texture, False))])
     assert rendered["tiles"].shape == (1, 2, 2, 3) and rendered["meta"][0, fast_path.LEVEL] == -1
-    empty = collate_fast([sample(0, None, Composite.KEPT)])
+    empty = collate_fast([sample(0, None, PasteOutcome.KEPT)])
     assert empty["masks"].numel() == 0 and len(rows_to_paste(empty["meta"])) == 0
     assert rows_to_paste(batch["meta"]).tolist() == [1, 2]

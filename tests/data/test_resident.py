@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from pretrain.augment.batched import crop_batch, crop_grid, gaussian_kernel_size
-from pretrain.augment.copy_paste import Composite, binarize, crop_mask
+from pretrain.augment.copy_paste import PasteOutcome, binarize, crop_mask
 from pretrain.config import load_config
 from pretrain.data import build_train_batches, build_train_dataset, dataset_roots
 from pretrain.data.resident import ResidentLoader
@@ -96,7 +96,7 @@ def test_copy_paste_keeps_exactly_the_foreground(embedded_cache, tmp_path):
     crops = crop_batch(loader.pixels[slots], boxes, loader.planner.size)
     before = crops.clone()
     status = loader._copy_paste(crops, slots, plans)
-    assert (status == Composite.PASTED).all()
+    assert (status == PasteOutcome.PASTED).all()
     for k in range(16):
         foreground = binarize(before[k, 3], 0.5)
         assert 0 < foreground.sum() < foreground.numel()

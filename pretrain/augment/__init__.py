@@ -4,12 +4,13 @@ copy-paste (:mod:`.copy_paste`) and its backgrounds (:mod:`.backgrounds`)."""
 
 from .backgrounds import background_crop, cover_crop, least_salient_window, texture_source
 from .copy_paste import BACKGROUNDS, BLENDS, COUNTED, CopyPaste, PasteOutcome, binarize
-from .plan import Planner, SamplePlan
+from .plan import AugmentationSpec, Planner, SamplePlan
 
 __all__ = [
     "BACKGROUNDS",
     "BLENDS",
     "COUNTED",
+    "AugmentationSpec",
     "CopyPaste",
     "PasteOutcome",
     "Planner",

@@ -19,10 +19,10 @@ uint8 steps; ``tests/augment`` and ``tests/data`` measure by how much.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-from fvcore.common.config import CfgNode
 from torchvision.transforms.v2 import functional as TF2
 
 from .copy_paste import PasteOutcome
@@ -178,9 +178,9 @@ class PhotometricAugmentation:
     operation) on the CPU, so nothing waits for the device.
     """
 
-    def __init__(self, cfg: CfgNode, device: torch.device):
-        self.mean = torch.tensor(cfg.INPUT.MEAN, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(cfg.INPUT.STD, device=device).view(1, 3, 1, 1)
+    def __init__(self, mean: Sequence[float], std: Sequence[float], device: torch.device):
+        self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(std, device=device).view(1, 3, 1, 1)
         self.device = device
 
     def apply(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -45,7 +45,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from fvcore.common.config import CfgNode
 from torchvision import transforms as T
 
 from pretrain.utils.seed import derive_seed, derive_seeds
@@ -79,17 +78,22 @@ class Photometric:
         return [IDENTITY[k] if f is None else f for k, f in enumerate(self.factors)]
 
 
+# The columns of :func:`photometric_columns`' two tables (the jitter's operations in the order applied).
+PHOTOMETRIC_INT_COLUMNS = ("gray", "flip", "order_0", "order_1", "order_2", "order_3")
+PHOTOMETRIC_FLOAT_COLUMNS = ("brightness", "contrast", "saturation", "hue", "blur_sigma")
+
+
 def photometric_columns(plans: Sequence[Photometric]) -> tuple[np.ndarray, np.ndarray]:
-    """Many samples' parameters as two arrays (what a worker ships: two tensors, not five): int64 (n, 6) of
-    grayscale, flip and the jitter's order, float32 (n, 5) of the factors (:meth:`Photometric.identity_factors`)
-    and the blur's sigma. Built through NumPy: torch.tensor on Python lists costs several times more."""
+    """Many samples' parameters as two tables (what a worker ships: two tensors, not five): int64 (n, 6) and
+    float32 (n, 5), columns :data:`PHOTOMETRIC_INT_COLUMNS` and :data:`PHOTOMETRIC_FLOAT_COLUMNS` (the factors as
+    :meth:`Photometric.identity_factors` gives them). Built through NumPy: torch.tensor on lists costs more."""
     ints = np.array([(p.gray, p.flip, *p.order) for p in plans], np.int64).reshape(-1, 6)
     floats = np.array([(*p.identity_factors(), p.blur) for p in plans], np.float32).reshape(-1, 5)
     return ints, floats
 
 
 def photometric_params(ints: torch.Tensor, floats: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The batched executor's parameters from :func:`photometric_columns` as tensors."""
+    """The batched executor's parameters from :func:`photometric_columns`' tables as tensors."""
     return {
         "gray": ints[:, 0].bool(),
         "flip": ints[:, 1].bool(),
@@ -105,6 +109,23 @@ def photometric_batch(plans: Sequence[Photometric]) -> dict[str, torch.Tensor]:
 
 
 @dataclass(frozen=True)
+class AugmentationSpec:
+    """The ranges a training view's augmentation is drawn from, and its normalization (a config's INPUT.* keys,
+    read by :func:`pretrain.data.build.augmentation_spec`; every range as torchvision's transform takes it)."""
+
+    size: int  # the square crop's side (pixels)
+    crop_scale: tuple[float, float]  # RandomResizedCrop's area range, a fraction of the image
+    grayscale_prob: float
+    color_jitter: tuple[float, float, float, float]  # brightness, contrast, saturation, hue
+    color_jitter_prob: float  # the chance to jitter at all (1: always, InstDisc's)
+    blur_prob: float  # the chance of a Gaussian blur after the jitter (0: never, InstDisc's)
+    blur_sigma: tuple[float, float]  # its sigma's range, in pixels of the crop
+    hflip_prob: float
+    mean: tuple[float, float, float]  # RGB, of images in [0, 1]
+    std: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
 class SamplePlan:
     """Everything one sample's augmentation needs; ``paste`` is set when ``coin`` is PASTED."""
 
@@ -115,17 +136,19 @@ class SamplePlan:
 
 
 class Planner:
-    """Draws :class:`SamplePlan` s with the ranges of INPUT.* and the copy-paste settings."""
+    """Draws :class:`SamplePlan` s from ``spec``'s ranges and the copy-paste settings."""
 
-    def __init__(self, cfg: CfgNode, copy_paste: CopyPaste | None = None, backgrounds: Backgrounds | None = None):
-        crop = T.RandomResizedCrop(cfg.INPUT.SIZE, scale=tuple(cfg.INPUT.CROP_SCALE))  # checks the ranges
+    def __init__(
+        self, spec: AugmentationSpec, copy_paste: CopyPaste | None = None, backgrounds: Backgrounds | None = None
+    ):
+        crop = T.RandomResizedCrop(spec.size, scale=tuple(spec.crop_scale))  # checks the ranges
         self.size, self.scale, self.ratio = tuple(crop.size), crop.scale, crop.ratio
-        self.grayscale_prob = cfg.INPUT.GRAYSCALE_PROB
-        jitter = T.ColorJitter(*cfg.INPUT.COLOR_JITTER)  # its ranges, checked and centred as torchvision does
+        self.grayscale_prob = spec.grayscale_prob
+        jitter = T.ColorJitter(*spec.color_jitter)  # its ranges, checked and centred as torchvision does
         self.jitter_ranges = (jitter.brightness, jitter.contrast, jitter.saturation, jitter.hue)
-        self.jitter_prob, self.blur_prob = cfg.INPUT.COLOR_JITTER_PROB, cfg.INPUT.BLUR_PROB
-        self.blur_sigma = tuple(cfg.INPUT.BLUR_SIGMA)
-        self.hflip_prob = cfg.INPUT.HFLIP_PROB
+        self.jitter_prob, self.blur_prob = spec.color_jitter_prob, spec.blur_prob
+        self.blur_sigma = tuple(spec.blur_sigma)
+        self.hflip_prob = spec.hflip_prob
         self.copy_paste = copy_paste if copy_paste is not None and copy_paste.prob > 0 else None
         self.backgrounds = self.copy_paste.backgrounds(backgrounds) if self.copy_paste else None
 

@@ -8,9 +8,10 @@ order), MoCo v2's Gaussian blur, RandomHorizontalFlip and normalization.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
-from fvcore.common.config import CfgNode
 from PIL import Image
 from torchvision import transforms as T
 from torchvision.transforms import functional as TF
@@ -18,7 +19,7 @@ from torchvision.transforms import functional as TF
 from .backgrounds import Backgrounds
 from .batched import blur_kernel_size
 from .copy_paste import CopyPaste, PasteOutcome
-from .plan import BRIGHTNESS, CONTRAST, HUE, SATURATION, Photometric, SamplePlan
+from .plan import BRIGHTNESS, CONTRAST, HUE, SATURATION, AugmentationSpec, Photometric, SamplePlan
 
 JITTER = {
     BRIGHTNESS: TF.adjust_brightness,
@@ -28,18 +29,20 @@ JITTER = {
 }
 
 
-def _normalize(cfg: CfgNode) -> list:
-    return [T.ToTensor(), T.Normalize(cfg.INPUT.MEAN, cfg.INPUT.STD)]
+def _normalize(mean: Sequence[float], std: Sequence[float]) -> list:
+    return [T.ToTensor(), T.Normalize(mean, std)]
 
 
 class ReferenceAugmentation:
     """PIL image + plan (+ its mask, full-size or stored smaller) -> normalized (3, h, w) tensor and the
     copy-paste outcome."""
 
-    def __init__(self, cfg: CfgNode, copy_paste: CopyPaste | None = None, backgrounds: Backgrounds | None = None):
-        self.size = (cfg.INPUT.SIZE, cfg.INPUT.SIZE)
+    def __init__(
+        self, spec: AugmentationSpec, copy_paste: CopyPaste | None = None, backgrounds: Backgrounds | None = None
+    ):
+        self.size = (spec.size, spec.size)
         self.copy_paste, self.backgrounds = copy_paste, backgrounds
-        self.normalize = T.Compose(_normalize(cfg))
+        self.normalize = T.Compose(_normalize(spec.mean, spec.std))
 
     def __call__(
         self, image: Image.Image, plan: SamplePlan, mask: np.ndarray | None = None
@@ -73,6 +76,6 @@ def photometric(image: Image.Image, p: Photometric) -> Image.Image:
     return TF.hflip(image) if p.flip else image
 
 
-def build_test_transform(cfg: CfgNode) -> T.Compose:
-    """Resize the shorter side to TEST_RESIZE, then one center crop of SIZE."""
-    return T.Compose([T.Resize(cfg.INPUT.TEST_RESIZE), T.CenterCrop(cfg.INPUT.SIZE), *_normalize(cfg)])
+def test_transform(resize: int, size: int, mean: Sequence[float], std: Sequence[float]) -> T.Compose:
+    """The evaluation transform: the shorter side resized to ``resize``, one center crop of ``size``, normalized."""
+    return T.Compose([T.Resize(resize), T.CenterCrop(size), *_normalize(mean, std)])

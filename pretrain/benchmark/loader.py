@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from pretrain.augment.copy_paste import PasteOutcome
-from pretrain.data.fast_path import FastInstanceFolder, FastPathLoader, collate_fast, rows_to_paste
+from pretrain.data.fast_path import FastInstanceFolder, FastPathLoader, WorkerBatch
 from pretrain.data.reduced_decode import decode_rgb, draft_scale, open_encoded, resize_box
 from pretrain.data.resident import ResidentLoader
 from pretrain.data.sampler import EpochSampler
@@ -129,9 +129,9 @@ def timed_epoch(loader: DataLoader, sampler: EpochSampler, epoch: int, warmup: i
     )
 
 
-def _pasted(batch: dict) -> int:
+def _pasted(batch: WorkerBatch | dict) -> int:
     """The samples a batch pasted (the fast path's workers: is to paste)."""
-    return len(rows_to_paste(batch["meta"])) if "meta" in batch else int(batch["pasted"].sum())
+    return len(batch.rows_to_paste()) if isinstance(batch, WorkerBatch) else int(batch["pasted"].sum())
 
 
 def pass_of(epochs: Sequence[EpochTime]) -> Pass:
@@ -255,7 +255,7 @@ def _breakdown_epoch(dataset: FastInstanceFolder, batch: int, spent: dict[str, f
         pasted += job[0] == PasteOutcome.PASTED
     t0 = clock()
     for k in range(0, len(items) - batch + 1, batch):
-        collate_fast(items[k : k + batch])
+        WorkerBatch.pack(items[k : k + batch])
     spent["collate"] += (clock() - t0) * len(items) / max(1, len(items) // batch * batch)
     return len(items), pasted
 
@@ -265,13 +265,13 @@ def device_rate(loader: FastPathLoader, device: torch.device, batches: int = 5) 
     ``loader``'s workers."""
     batch = next(iter(loader.loader))
     loader.finish(batch)  # warm-up (CUDA context, allocator)
-    batch["image"] = batch["image"].to(device)
+    batch = batch._replace(image=batch.image.to(device))
     synchronize(device)
     tic = time.perf_counter()
     for _ in range(batches):
         loader.finish(batch)
     synchronize(device)
-    return batches * len(batch["image"]) / (time.perf_counter() - tic)
+    return batches * len(batch.image) / (time.perf_counter() - tic)
 
 
 def train_rate(trainer_factory: Callable[[], object], batch: int, iters: int, warmup: int, device) -> float:

@@ -1,12 +1,13 @@
 """Data: labeled image folders, their instances and masks, the embedded set, samplers, the fast and resident paths."""
 
 from .build import (
+    augmentation_spec,
     build_eval_dataset,
-    build_eval_loader,
     build_train_batches,
     build_train_dataset,
-    build_train_loader,
     dataset_roots,
+    eval_loader,
+    train_loader,
 )
 from .embedded import EmbeddedSpec, ensure_embedded
 from .image_folder import BadImageError, InstanceFolder, load_rgb
@@ -19,13 +20,14 @@ __all__ = [
     "EpochSampler",
     "InstanceFolder",
     "LabeledImages",
+    "augmentation_spec",
     "build_eval_dataset",
-    "build_eval_loader",
     "build_train_batches",
     "build_train_dataset",
-    "build_train_loader",
     "dataset_roots",
     "ensure_embedded",
+    "eval_loader",
     "find_images",
     "load_rgb",
+    "train_loader",
 ]

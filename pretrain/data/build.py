@@ -11,13 +11,15 @@ from fvcore.common.config import CfgNode
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from pretrain.augment.backgrounds import texture_source
+from pretrain.augment.batched import PhotometricAugmentation
 from pretrain.augment.copy_paste import CopyPaste
-from pretrain.augment.reference import build_test_transform
+from pretrain.augment.plan import AugmentationSpec
+from pretrain.augment.reference import test_transform
 from pretrain.utils import comm
 from pretrain.utils.image_io import list_images, load_rgb
 
 from .embedded import EmbeddedSpec, ensure_embedded
-from .fast_path import FastInstanceFolder, FastPathLoader, collate_fast
+from .fast_path import FastInstanceFolder, FastPathLoader, WorkerBatch
 from .image_folder import InstanceFolder
 from .resident import ResidentLoader
 from .sampler import EpochSampler
@@ -54,26 +56,28 @@ def dataset_roots(cfg: CfgNode) -> tuple[str, str]:
     return cfg.DATA.TRAIN_ROOT, val_root
 
 
-def build_train_sampler(cfg: CfgNode, size: int) -> EpochSampler:
-    """Each rank draws IMS_PER_BATCH / world_size of ``size`` instances per step."""
+def train_sampler(size: int, ims_per_batch: int, seed: int) -> EpochSampler:
+    """Each rank draws ``ims_per_batch`` (SOLVER.IMS_PER_BATCH, the total over ranks) / world_size of ``size``
+    instances per step, in an order drawn from ``seed``."""
     world = comm.get_world_size()
-    if cfg.SOLVER.IMS_PER_BATCH % world:
-        raise ValueError(f"SOLVER.IMS_PER_BATCH={cfg.SOLVER.IMS_PER_BATCH} is not divisible by {world} processes")
-    return EpochSampler(size, cfg.SOLVER.IMS_PER_BATCH // world, comm.get_rank(), world, cfg.SEED)
+    if ims_per_batch % world:
+        raise ValueError(f"SOLVER.IMS_PER_BATCH={ims_per_batch} is not divisible by {world} processes")
+    return EpochSampler(size, ims_per_batch // world, comm.get_rank(), world, seed)
 
 
-def build_train_loader(cfg: CfgNode, dataset: Dataset) -> tuple[DataLoader, EpochSampler]:
-    """DataLoader workers load each rank's share of the augmented images per step."""
-    sampler = build_train_sampler(cfg, len(dataset))
+def train_loader(dataset: Dataset, ims_per_batch: int, num_workers: int, seed: int) -> tuple[DataLoader, EpochSampler]:
+    """``num_workers`` DataLoader workers load each rank's share of ``ims_per_batch`` augmented images per step
+    (pretraining's and the linear probe's); the sampler sets each epoch's order."""
+    sampler = train_sampler(len(dataset), ims_per_batch, seed)
     loader = DataLoader(
         dataset,
         batch_size=sampler.batch,
         sampler=sampler,
-        num_workers=cfg.DATA.NUM_WORKERS,
+        num_workers=num_workers,
         pin_memory=torch.cuda.is_available(),
         drop_last=True,
         persistent_workers=False,  # workers must see dataset.set_epoch() of each new epoch
-        collate_fn=collate_fast if isinstance(dataset, FastInstanceFolder) else None,
+        collate_fn=WorkerBatch.pack if isinstance(dataset, FastInstanceFolder) else None,
     )
     return loader, sampler
 
@@ -87,13 +91,32 @@ def build_train_batches(
     (:mod:`.fast_path`), ``device`` pastes and colors (the batched executor); "resident": the
     decoded set lives on ``device``, where the batched executor does everything (:mod:`.resident`).
     """
+    batch, workers, seed = cfg.SOLVER.IMS_PER_BATCH, cfg.DATA.NUM_WORKERS, cfg.SEED
+    photometric = PhotometricAugmentation(cfg.INPUT.MEAN, cfg.INPUT.STD, device)
     if cfg.INPUT.BACKEND == "gpu":
-        loader, sampler = build_train_loader(cfg, dataset)
-        return FastPathLoader(cfg, loader, device), sampler
+        loader, sampler = train_loader(dataset, batch, workers, seed)
+        return FastPathLoader(loader, photometric, device), sampler
     if cfg.INPUT.BACKEND != "resident":
-        return build_train_loader(cfg, dataset)
-    sampler = build_train_sampler(cfg, len(dataset))
-    return ResidentLoader(cfg, dataset, sampler, device), sampler
+        return train_loader(dataset, batch, workers, seed)
+    sampler = train_sampler(len(dataset), batch, seed)
+    return ResidentLoader(dataset, sampler, photometric, device), sampler
+
+
+def augmentation_spec(cfg: CfgNode) -> AugmentationSpec:
+    """The training views' ranges and normalization (INPUT.*)."""
+    i = cfg.INPUT
+    return AugmentationSpec(
+        size=i.SIZE,
+        crop_scale=tuple(i.CROP_SCALE),
+        grayscale_prob=i.GRAYSCALE_PROB,
+        color_jitter=tuple(i.COLOR_JITTER),
+        color_jitter_prob=i.COLOR_JITTER_PROB,
+        blur_prob=i.BLUR_PROB,
+        blur_sigma=tuple(i.BLUR_SIGMA),
+        hflip_prob=i.HFLIP_PROB,
+        mean=tuple(i.MEAN),
+        std=tuple(i.STD),
+    )
 
 
 def build_train_dataset(cfg: CfgNode, root: str, views: int = 1) -> InstanceFolder:
@@ -102,12 +125,11 @@ def build_train_dataset(cfg: CfgNode, root: str, views: int = 1) -> InstanceFold
     independently augmented views of each image."""
     if not os.path.isdir(os.path.expanduser(root)):  # before any mask work: the images come first
         raise FileNotFoundError(f"image folder {root!r} does not exist (DATA.TRAIN_ROOT)")
-    fast = cfg.INPUT.BACKEND == "gpu"
-    folder = FastInstanceFolder if fast else InstanceFolder
+    folder = FastInstanceFolder if cfg.INPUT.BACKEND == "gpu" else InstanceFolder
+    common = {"skip_bad": cfg.DATA.SKIP_BAD_IMAGES, "seed": cfg.SEED, "augmentation": augmentation_spec(cfg)}
     cp = cfg.COPY_PASTE
     if cp.PROB == 0:
-        return folder(root, None, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED, augmentation=cfg, views=views)
-    copy_paste = CopyPaste(cp.PROB, cp.BACKGROUND, cp.BLEND, cp.MASK_THRESHOLD, cp.BLUR_SIGMA)
+        return folder(root, views=views, **common)
     texture = None
     if cp.BACKGROUND == "texture":
         if not cp.TEXTURE_ROOT:
@@ -116,7 +138,13 @@ def build_train_dataset(cfg: CfgNode, root: str, views: int = 1) -> InstanceFold
         texture = texture_source(textures, _load_texture)
     skip = cp.MISSING_MASKS == "skip"
     dataset = folder(
-        root, None, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED, copy_paste, mask_root(cfg, root), skip, texture, cfg, views
+        root,
+        copy_paste=CopyPaste(cp.PROB, cp.BACKGROUND, cp.BLEND, cp.MASK_THRESHOLD, cp.BLUR_SIGMA),
+        mask_root=mask_root(cfg, root),
+        allow_missing_masks=skip,
+        texture=texture,
+        views=views,
+        **common,
     )
     dataset.masks.check(dataset.root, skip or cfg.DATA.SKIP_BAD_IMAGES)  # headers, before training starts
     if cp.MASK_PACK:  # rank 0 builds or refreshes the pack, the others then map it
@@ -163,11 +191,14 @@ def build_eval_dataset(cfg: CfgNode, root: str, classes: list[str] | None = None
     ``classes``: the training set's class list, which labels a validation folder (the kNN monitor's): a
     training class the folder lacks is fine, a folder of a class training lacks is a ValueError naming it.
     """
-    return InstanceFolder(root, build_test_transform(cfg), cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED, classes=classes)
+    i = cfg.INPUT
+    transform = test_transform(i.TEST_RESIZE, i.SIZE, i.MEAN, i.STD)
+    return InstanceFolder(root, transform, cfg.DATA.SKIP_BAD_IMAGES, cfg.SEED, classes=classes)
 
 
-def build_eval_loader(cfg: CfgNode, dataset: Dataset) -> DataLoader:
-    """This rank's shard (every world_size-th sample), in order, nothing dropped."""
+def eval_loader(dataset: Dataset, ims_per_batch: int, num_workers: int) -> DataLoader:
+    """This rank's shard of ``dataset`` (every world_size-th sample), in order, nothing dropped, in batches of
+    ``ims_per_batch`` (TEST.IMS_PER_BATCH, the total over ranks) / world_size."""
     shard = Subset(dataset, range(comm.get_rank(), len(dataset), comm.get_world_size()))
-    batch = max(1, cfg.TEST.IMS_PER_BATCH // comm.get_world_size())
-    return DataLoader(shard, batch_size=batch, num_workers=cfg.DATA.NUM_WORKERS, pin_memory=torch.cuda.is_available())
+    batch = max(1, ims_per_batch // comm.get_world_size())
+    return DataLoader(shard, batch_size=batch, num_workers=num_workers, pin_memory=torch.cuda.is_available())

@@ -13,12 +13,11 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
-from fvcore.common.config import CfgNode
 from PIL import Image
 
 from pretrain.augment.backgrounds import Backgrounds, ImageBackgrounds
 from pretrain.augment.copy_paste import COUNTED, CopyPaste, PasteOutcome
-from pretrain.augment.plan import Planner, SamplePlan
+from pretrain.augment.plan import AugmentationSpec, Planner, SamplePlan
 from pretrain.augment.reference import ReferenceAugmentation
 from pretrain.utils.image_io import BadImageError, load_rgb
 from pretrain.utils.seed import derive_seed
@@ -108,7 +107,7 @@ class InstanceFolder(LabeledImages):
         mask_root: str = "",
         allow_missing_masks: bool = False,
         texture: Backgrounds | None = None,
-        augmentation: CfgNode | None = None,
+        augmentation: AugmentationSpec | None = None,
         views: int = 1,
         *,
         classes: list[str] | None = None,

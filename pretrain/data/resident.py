@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from fvcore.common.config import CfgNode
 from tqdm import tqdm
 
 from pretrain.augment.backgrounds import background_tile
@@ -41,12 +40,18 @@ class ResidentLoader:
     seed; the sampler the order (so ``set_epoch(epoch, start_iter)`` resumes mid-epoch).
     """
 
-    def __init__(self, cfg: CfgNode, folder: InstanceFolder, sampler: EpochSampler, device: torch.device):
+    def __init__(
+        self,
+        folder: InstanceFolder,
+        sampler: EpochSampler,
+        photometric: PhotometricAugmentation,
+        device: torch.device,
+    ):
         self.dataset, self.sampler, self.device = folder, sampler, device  # DataLoader's attribute names
         self.batch_size = sampler.batch
         assert folder.planner is not None, "the resident path needs a training folder (with augmentation)"
         self.planner = folder.planner
-        self.photometric = PhotometricAugmentation(cfg, device)
+        self.photometric = photometric
         self.copy_paste = folder.copy_paste
         self._load()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from fvcore.common.config import CfgNode
 
-from pretrain.data import LabeledImages, build_eval_loader
+from pretrain.data import LabeledImages, eval_loader
 from pretrain.instdisc import knn_accuracy
 from pretrain.models import EmbeddingModel
 
@@ -14,7 +14,8 @@ from .linear import fit_linear_probe, probe_accuracy
 
 
 def _features(cfg: CfgNode, model: EmbeddingModel, dataset: LabeledImages, device: torch.device, desc: str) -> dict:
-    return extract_features(model, build_eval_loader(cfg, dataset), len(dataset), device, desc)
+    loader = eval_loader(dataset, cfg.TEST.IMS_PER_BATCH, cfg.DATA.NUM_WORKERS)
+    return extract_features(model, loader, len(dataset), device, desc)
 
 
 def knn_monitor(

@@ -58,7 +58,7 @@ def gather_outputs(
 ) -> dict[str, torch.Tensor]:
     """``forward``'s outputs and "labels" for all ``num_samples`` rows, in dataset order, on the CPU of every rank.
 
-    ``loader`` yields this rank's shard (see ``build_eval_loader``) as dicts with "image", "index"
+    ``loader`` yields this rank's shard (see ``pretrain.data.eval_loader``) as dicts with "image", "index"
     and "label". Each batch's outputs leave the device as soon as they are computed (floating ones
     cast to ``dtype`` when given), so the device holds one batch; shards are padded to equal length
     and all-gathered in steps of GATHER_ROWS rows.

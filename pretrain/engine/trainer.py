@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from pretrain.augment.copy_paste import COUNTED
-from pretrain.data import build_eval_dataset, build_eval_loader, build_train_batches, build_train_dataset, dataset_roots
+from pretrain.data import build_eval_dataset, build_train_batches, build_train_dataset, dataset_roots, eval_loader
 from pretrain.models import build_model
 from pretrain.utils import comm
 from pretrain.utils.events import MetricsWriter
@@ -299,7 +299,7 @@ class Trainer:
     def training_embeddings(self, desc: str) -> torch.Tensor:
         """The current model's embeddings of the training images (evaluation transform), in dataset order."""
         images = build_eval_dataset(self.cfg, self.train_set.root)
-        loader = build_eval_loader(self.cfg, images)
+        loader = eval_loader(images, self.cfg.TEST.IMS_PER_BATCH, self.cfg.DATA.NUM_WORKERS)
         return extract_features(self.model, loader, len(images), self.device, desc)["embeddings"]
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ import os
 import torch
 from fvcore.common.config import CfgNode
 
-from pretrain.data import LabeledImages, build_eval_loader
+from pretrain.data import LabeledImages, eval_loader
 from pretrain.engine.features import crop_features, gather_outputs
 from pretrain.models.frozen import FrozenModel
 from pretrain.utils import comm
@@ -81,7 +81,7 @@ def features(
     if path and os.path.isfile(path):
         logger.info("%s: cached features %s", desc, path)
         return _read(path, len(dataset))
-    loader = build_eval_loader(cfg, dataset)
+    loader = eval_loader(dataset, cfg.TEST.IMS_PER_BATCH, cfg.DATA.NUM_WORKERS)
     out = gather_outputs(crop_features(net), loader, len(dataset), device, desc, FEATURE_DTYPE)
     entry = {"features": out["features"], "labels": out["labels"], "key": key}
     if path and comm.is_main_process():

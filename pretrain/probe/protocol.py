@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import torch
 from fvcore.common.config import CfgNode
 
-from pretrain.data import EpochSampler, LabeledImages, build_train_loader
+from pretrain.data import EpochSampler, LabeledImages, train_loader
 from pretrain.engine.linear import fit_linear_probe
 from pretrain.models.frozen import FrozenModel
 from pretrain.utils import comm
@@ -38,7 +38,7 @@ def image_batches(
 ) -> tuple[Batches, int]:
     """The full protocol's batches: augmented images through the frozen backbone, rounded to FEATURE_DTYPE
     like the cached validation features the classifier is tested on."""
-    loader, sampler = build_train_loader(cfg, train_set)
+    loader, sampler = train_loader(train_set, cfg.SOLVER.IMS_PER_BATCH, cfg.DATA.NUM_WORKERS, cfg.SEED)
 
     def batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         sampler.set_epoch(epoch)

@@ -10,6 +10,7 @@ from pretrain.augment.backgrounds import GrayLevel, TextureWindow
 from pretrain.augment.plan import coin
 from pretrain.augment.reference import ReferenceAugmentation
 from pretrain.config import load_config
+from pretrain.data import augmentation_spec
 from pretrain.utils.seed import derive_seed
 
 
@@ -30,7 +31,7 @@ def test_the_reference_executor_replays_torchvisions_pipeline_bit_for_bit():
             T.Normalize(cfg.INPUT.MEAN, cfg.INPUT.STD),
         ]
     )
-    planner, reference = Planner(cfg), ReferenceAugmentation(cfg)
+    planner, reference = Planner(augmentation_spec(cfg)), ReferenceAugmentation(augmentation_spec(cfg))
     grays = flips = 0
     for index in range(40):
         image = _image(index)
@@ -46,7 +47,7 @@ def test_plans_are_pure_and_batched_plans_equal_single_ones():
     textures = texture_source(["a", "b"], lambda p: np.zeros((30 if p == "a" else 50, 70, 3), np.uint8))
     for background, blend in (("gray", "mix"), ("texture", "none")):
         cp = CopyPaste(0.6, background, blend)
-        planner = Planner(load_config("", ["INPUT.SIZE", "32"]), cp, textures)
+        planner = Planner(augmentation_spec(load_config("", ["INPUT.SIZE", "32"])), cp, textures)
         sizes = [(40 + i, 30 + 2 * i) for i in range(24)]
         state = torch.get_rng_state()
         single = [planner.plan(0, 5, i, size) for i, size in enumerate(sizes)]
@@ -66,7 +67,7 @@ def test_plans_are_pure_and_batched_plans_equal_single_ones():
 def test_copy_paste_draws_do_not_move_the_other_draws():
     """At any p the box and photometric draws are those of the plain pipeline (copy-paste draws after them)."""
     cfg = load_config("", ["INPUT.SIZE", "32"])
-    plain, pasted = Planner(cfg), Planner(cfg, CopyPaste(1.0, "gray", "mix"))
+    plain, pasted = Planner(augmentation_spec(cfg)), Planner(augmentation_spec(cfg), CopyPaste(1.0, "gray", "mix"))
     for i in range(10):
         a, b = plain.plan(1, 2, i, (64, 48)), pasted.plan(1, 2, i, (64, 48))
         assert (a.box, a.photometric) == (b.box, b.photometric) and (a.coin, b.coin) == (
@@ -77,7 +78,7 @@ def test_copy_paste_draws_do_not_move_the_other_draws():
 
 def test_copy_paste_draws_have_their_configured_distribution():
     """Over 4,000 samples: the coin lands at p, gray levels cover 0-255 evenly, "mix" blurs half the pasted."""
-    planner = Planner(load_config("", ["INPUT.SIZE", "32"]), CopyPaste(0.3, "gray", "mix"))
+    planner = Planner(augmentation_spec(load_config("", ["INPUT.SIZE", "32"])), CopyPaste(0.3, "gray", "mix"))
     plans = planner.plan_batch(7, 0, range(4000), [(64, 48)] * 4000)
     pasted = [p.paste for p in plans if p.coin == PasteOutcome.PASTED]
     assert abs(len(pasted) - 1200) < 5 * (4000 * 0.3 * 0.7) ** 0.5  # binomial, 5 sigma

@@ -10,6 +10,7 @@ from pretrain.augment.batched import PhotometricAugmentation
 from pretrain.augment.plan import Photometric, photometric_batch
 from pretrain.augment.reference import ReferenceAugmentation, photometric
 from pretrain.config import load_config
+from pretrain.data import augmentation_spec
 from pretrain.utils.seed import derive_seed
 
 
@@ -36,7 +37,7 @@ def test_jitter_coin_and_blur_replay_torchvisions_random_apply_bit_for_bit():
             T.Normalize(cfg.INPUT.MEAN, cfg.INPUT.STD),
         ]
     )
-    planner, reference = Planner(cfg), ReferenceAugmentation(cfg)
+    planner, reference = Planner(augmentation_spec(cfg)), ReferenceAugmentation(augmentation_spec(cfg))
     jittered = blurred = 0
     for index in range(60):
         image = _image(index)
@@ -57,14 +58,18 @@ def test_the_batched_blur_matches_the_reference_within_rounding():
     expected = torch.stack([T.functional.pil_to_tensor(photometric(im, p)) for im, p in pairs])
     crops = torch.stack([torch.from_numpy(np.array(im)) for im in images])
     params = photometric_batch(plans)
-    out = PhotometricAugmentation(cfg, torch.device("cpu")).apply(crops.permute(0, 3, 1, 2).float() / 255, params)
+    augment = PhotometricAugmentation(cfg.INPUT.MEAN, cfg.INPUT.STD, torch.device("cpu"))
+    out = augment.apply(crops.permute(0, 3, 1, 2).float() / 255, params)
     pixels = (out * torch.tensor(cfg.INPUT.STD).view(3, 1, 1) + torch.tensor(cfg.INPUT.MEAN).view(3, 1, 1)) * 255
     assert (pixels - expected.float()).abs().max() <= 0.5 + 1e-3  # the reference rounds to uint8 levels
     assert torch.equal(expected[-1], T.functional.pil_to_tensor(images[-1]))  # sigma 0: no blur
 
 
 def test_each_view_has_its_own_crop_colours_paste_coin_and_background():
-    planner = Planner(load_config("", ["INPUT.SIZE", "32", "INPUT.BLUR_PROB", "0.5"]), CopyPaste(0.5, "gray", "none"))
+    planner = Planner(
+        augmentation_spec(load_config("", ["INPUT.SIZE", "32", "INPUT.BLUR_PROB", "0.5"])),
+        CopyPaste(0.5, "gray", "none"),
+    )
     sizes = [(48, 40)] * 200
     first = planner.plan_batch(0, 2, range(200), sizes)
     second = planner.plan_batch(0, 2, range(200), sizes, view=1)

@@ -11,7 +11,7 @@ from torch.utils.data import default_collate
 from pretrain.augment.copy_paste import binarize, crop_mask
 from pretrain.config import load_config
 from pretrain.data import build_train_batches, build_train_dataset, dataset_roots
-from pretrain.data.fast_path import collate_fast
+from pretrain.data.fast_path import WorkerBatch
 from tests.conftest import tiny_config
 
 
@@ -117,7 +117,7 @@ def test_a_crop_that_misses_the_object_is_not_an_empty_mask(tmp_path, backend):
         if backend == "resident":
             batch = loader.batch(torch.arange(2))
         elif backend == "gpu":
-            batch = loader.finish(collate_fast([ds[0], ds[1]]))
+            batch = loader.finish(WorkerBatch.pack([ds[0], ds[1]]))
         else:
             batch = default_collate([ds[0], ds[1]])
         flags = {key: batch[key].tolist() for key in ("pasted", "empty_mask", "crop_without_foreground")}

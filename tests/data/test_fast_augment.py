@@ -21,13 +21,12 @@ from pretrain.augment.plan import (
     Planner,
     photometric_batch,
     photometric_columns,
-    photometric_params,
     seeded_default_generator,
 )
 from pretrain.config import load_config
-from pretrain.data import BadImageError, build_train_dataset, fast_path
+from pretrain.data import BadImageError, augmentation_spec, build_train_dataset
 from pretrain.data import reduced_decode as rd
-from pretrain.data.fast_path import MASK_H, META, FastPathLoader, FastSample, collate_fast, rows_to_paste
+from pretrain.data.fast_path import FastPathLoader, FastSample, PasteJob, WorkerBatch
 from pretrain.engine import last_checkpoint
 from pretrain.utils.image_io import bounded_size, load_rgb
 from pretrain.utils.seed import derive_seed
@@ -45,26 +44,31 @@ def _datasets(photos, *opts):
     return ref, fast
 
 
+def _executor():
+    """The batched photometric executor with the defaults' normalization."""
+    cfg = load_config("", [])
+    return batched.PhotometricAugmentation(cfg.INPUT.MEAN, cfg.INPUT.STD, CPU)
+
+
 def _device_half(fast):
-    return FastPathLoader(load_config("", []), DataLoader(fast), CPU)
+    return FastPathLoader(DataLoader(fast), _executor(), CPU)
 
 
 def _finish(fast, items):
     """The fast path's device half (copy-paste, colours) on the CPU, on a batch of the workers' ``items``."""
-    return _device_half(fast).finish(collate_fast(items))
+    return _device_half(fast).finish(WorkerBatch.pack(items))
 
 
 def _composited(fast):
     """Every sample of ``fast`` to paste composited by the device half, before the colours: float (n, 3, h, w) and
     the statuses of the rows to paste."""
-    batch = collate_fast([fast[i] for i in range(len(fast))])
-    crops, meta = batch["image"].permute(0, 3, 1, 2).float(), batch["meta"]
-    rows = (meta[:, MASK_H] > 0).nonzero().flatten()
-    return crops, _device_half(fast).paste(crops, rows, meta[rows], batch["masks"], batch["tiles"])
+    batch = WorkerBatch.pack([fast[i] for i in range(len(fast))])
+    crops = batch.image.permute(0, 3, 1, 2).float()
+    return crops, _device_half(fast).paste(crops, batch, batch.rows_to_paste())
 
 
 def _photometric_half(images, plans):
-    augment = batched.PhotometricAugmentation(load_config("", []), CPU)
+    augment = _executor()
     return augment.apply(images.permute(0, 3, 1, 2).float() / 255, photometric_batch(plans))
 
 
@@ -96,7 +100,7 @@ def test_reduced_decoding_keeps_the_crop_resolution(photos):
     assert rd.draft_scale((0, 0, 448, 448), (224, 224)) == 2
     assert rd.draft_scale((0, 0, 447, 2000), (224, 224)) == 1
     path = str(sorted((photos / "images" / "a").iterdir())[0])  # the 2000 x 1500 photo
-    planner = Planner(load_config("", ["INPUT.CROP_SCALE", "(0.9, 1.0)"]))
+    planner = Planner(augmentation_spec(load_config("", ["INPUT.CROP_SCALE", "(0.9, 1.0)"])))
     full = load_rgb(path)
     for seed in range(3):
         out, plan, size = rd.read_crop(path, lambda s, seed=seed: planner.plan(seed, 0, 0, s), planner.size)
@@ -142,7 +146,7 @@ def _photometric(ranges) -> Photometric:
 def test_batched_augmentation_applies_each_samples_own_parameters():
     torch.manual_seed(0)
     images = torch.randint(0, 256, (12, 20, 24, 3), dtype=torch.uint8)
-    ranges = Planner(load_config("", [])).jitter_ranges
+    ranges = Planner(augmentation_spec(load_config("", []))).jitter_ranges
     params = [_photometric(ranges) for _ in range(12)]
     params[0] = dataclasses.replace(params[0], gray=True, flip=False)
     params[1] = dataclasses.replace(params[1], gray=False, flip=True)
@@ -175,7 +179,7 @@ def test_parameter_statistics_match_the_reference(photos, tmp_path):
     load_rgb(str(sorted((photos / "images" / "b").iterdir())[0])).resize((160, 120)).save(path)
     size = (160, 120)
     cfg = load_config("", ["INPUT.SIZE", "32"])  # the parameters do not depend on the output size
-    planner = Planner(cfg)
+    planner = Planner(augmentation_spec(cfg))
     ref, wider = T.RandomResizedCrop(32, scale=(0.2, 1.0)), T.RandomResizedCrop(32, scale=(0.08, 1.0))
     stand_in = Image.new("RGB", size)
     boxes, ref_boxes, wide_boxes, params = [], [], [], []
@@ -231,11 +235,11 @@ def test_samples_depend_on_seed_epoch_index_only(photos):
     fast.set_epoch(3)
     alone = [fast[i] for i in range(len(fast))]
     torch.rand(7)  # the caller's stream does not matter
-    batches = list(DataLoader(fast, batch_size=4, num_workers=2, collate_fn=collate_fast))
-    images = torch.cat([b["image"] for b in batches])
+    batches = list(DataLoader(fast, batch_size=4, num_workers=2, collate_fn=WorkerBatch.pack))
+    images = torch.cat([b.image for b in batches])
     assert torch.equal(images, torch.from_numpy(np.stack([x.image for x in alone])))
     assert torch.equal(
-        torch.cat([b["factors"] for b in batches]),
+        torch.cat([b.floats for b in batches]),
         torch.from_numpy(photometric_columns([x.photometric for x in alone])[1]),
     )
     fast.set_epoch(4)
@@ -317,29 +321,34 @@ def test_paste_rows_composites_the_rows_with_foreground_and_names_the_others():
 
 def test_a_workers_batch_is_a_few_tensors_with_its_mask_windows_padded():
     """Rows 1 and 2 to paste on gray levels 5 and 9: their windows zero-padded into one tensor, their sizes, flags
-    and levels in ``meta``, no tiles; a rendered background ships as a tile."""
+    and levels in named columns, no tiles; a rendered background ships as a tile."""
 
-    def sample(k, paste, status=PasteOutcome.PASTED):
+    def sample(k, paste, outcome=PasteOutcome.PASTED):
         photometric = Photometric(k == 1, (3, 2, 1, 0), (1.1, None, 0.9, 0.1), k == 2, 0.5 * k)
-        return FastSample(np.full((2, 2, 3), k, np.uint8), k, 10 + k, "", status, photometric, paste)
+        return FastSample(np.full((2, 2, 3), k, np.uint8), k, 10 + k, "", outcome, photometric, paste)
 
     windows = [np.full((3, 5), 200, dtype=np.uint8), np.full((4, 2), 100, dtype=np.uint8)]
     windows[0].flags.writeable = False  # a mask pack's pages
-    jobs = [(windows[0], True, GRAY_TILES[5], False), (windows[1], False, GRAY_TILES[9], True)]
-    batch = collate_fast([sample(0, None, PasteOutcome.KEPT), sample(1, jobs[0]), sample(2, jobs[1])])
-    assert set(batch) == {"image", "meta", "factors", "masks", "tiles", "bad"} and batch["image"].shape == (3, 2, 2, 3)
-    meta = batch["meta"][:, : len(META)].tolist()
-    assert meta == [[0, 10, PasteOutcome.KEPT, 0, 0, 0, 0, -1], [1, 11, 2, 3, 5, 1, 0, 5], [2, 12, 2, 4, 2, 0, 1, 9]]
-    masks = batch["masks"]
+    jobs = [PasteJob(windows[0], True, GRAY_TILES[5], False), PasteJob(windows[1], False, GRAY_TILES[9], True)]
+    batch = WorkerBatch.pack([sample(0, None, PasteOutcome.KEPT), sample(1, jobs[0]), sample(2, jobs[1])])
+    assert len(batch) == 6 and batch.image.shape == (3, 2, 2, 3)
+    columns = ("index", "label", "outcome", "to_paste", "mask_height", "mask_width", "whole", "blur", "gray_level")
+    rows = torch.stack([batch.column(name) for name in columns], 1).tolist()
+    assert rows == [
+        [0, 10, PasteOutcome.KEPT, 0, 0, 0, 0, 0, 0],
+        [1, 11, 2, 1, 3, 5, 1, 0, 5],
+        [2, 12, 2, 1, 4, 2, 0, 1, 9],
+    ]
+    masks = batch.masks
     assert masks.shape == (2, 4, 5) and int(masks[0].sum()) == 200 * 15 and int(masks[1, :, 2:].sum()) == 0
-    assert batch["tiles"].shape == (0, 1, 1, 3)
-    params = photometric_params(batch["meta"][:, len(META) :], batch["factors"])
+    assert batch.tiles.shape == (0, 1, 1, 3)
+    params = batch.photometric()
     assert params["gray"].tolist() == [False, True, False] and params["flip"].tolist() == [False, False, True]
     assert params["order"][0].tolist() == [3, 2, 1, 0] and params["blur"].tolist() == [0.0, 0.5, 1.0]
     assert torch.allclose(params["factors"][0], torch.tensor([1.1, 1.0, 0.9, 0.1]))  # identity where skipped
     texture = np.zeros((2, 2, 3), np.uint8)
-    rendered = collate_fast([sample(0, (windows[1], True, texture, False))])
-    assert rendered["tiles"].shape == (1, 2, 2, 3) and rendered["meta"][0, fast_path.LEVEL] == -1
-    empty = collate_fast([sample(0, None, PasteOutcome.KEPT)])
-    assert empty["masks"].numel() == 0 and len(rows_to_paste(empty["meta"])) == 0
-    assert rows_to_paste(batch["meta"]).tolist() == [1, 2]
+    rendered = WorkerBatch.pack([sample(0, PasteJob(windows[1], True, texture, False))])
+    assert rendered.tiles.shape == (1, 2, 2, 3)
+    empty = WorkerBatch.pack([sample(0, None, PasteOutcome.KEPT)])
+    assert empty.masks.numel() == 0 and len(empty.rows_to_paste()) == 0
+    assert batch.rows_to_paste().tolist() == [1, 2]

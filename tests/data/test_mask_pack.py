@@ -155,7 +155,7 @@ def test_the_fast_path_pastes_the_same_samples_with_a_pack(photos, tmp_path):
     pasted = 0
     for i in range(len(files)):
         a, b = files[i], packed[i]
-        assert np.array_equal(a.image, b.image) and a.status == b.status and (a.paste is None) == (b.paste is None)
+        assert np.array_equal(a.image, b.image) and a.outcome == b.outcome and (a.paste is None) == (b.paste is None)
         if b.paste is not None:  # the same mask window, foreground flag, background and blending
             assert all(np.array_equal(x, y) for x, y in zip(a.paste, b.paste, strict=True))
         pasted += b.paste is not None

@@ -8,7 +8,7 @@ from PIL import Image
 
 from pretrain.augment.plan import Planner
 from pretrain.config import load_config
-from pretrain.data import BadImageError
+from pretrain.data import BadImageError, augmentation_spec
 from pretrain.data import reduced_decode as rd
 from pretrain.utils.image_io import load_rgb
 
@@ -52,7 +52,7 @@ def test_turbo_decodes_pils_pixels_at_every_reduction(photos, tmp_path, monkeypa
 @turbo
 def test_turbo_crops_are_pils_crops(photos, tmp_path, monkeypatch):
     """read_crop end to end (plan, reduction, OpenCV or PIL resize): the same crop and plan either way."""
-    planner = Planner(load_config("", ["INPUT.CROP_SCALE", "(0.05, 1.0)"]))
+    planner = Planner(augmentation_spec(load_config("", ["INPUT.CROP_SCALE", "(0.05, 1.0)"])))
     paths = _files(photos, tmp_path)
     draws = [(path, seed) for path in paths for seed in range(6)]
 
@@ -77,7 +77,11 @@ def test_a_damaged_jpeg_is_reported_as_pil_reports_it(photos, tmp_path, monkeypa
     for name, content in {"cut.jpg": data[: len(data) // 2], "junk.jpg": data[:2] + b"\x00" * 64}.items():
         (tmp_path / name).write_bytes(content)
         with pytest.raises(BadImageError, match=name):
-            rd.read_crop(str(tmp_path / name), lambda s: Planner(load_config("", [])).plan(0, 0, 0, s), (224, 224))
+            rd.read_crop(
+                str(tmp_path / name),
+                lambda s: Planner(augmentation_spec(load_config("", []))).plan(0, 0, 0, s),
+                (224, 224),
+            )
 
 
 def test_16_bit_and_float_images_are_scaled_as_the_reference_path_scales_them(tmp_path, monkeypatch):
@@ -86,7 +90,7 @@ def test_16_bit_and_float_images_are_scaled_as_the_reference_path_scales_them(tm
     ramp = np.tile(np.linspace(0, 65535, 300).astype(np.uint16), (200, 1))
     Image.fromarray(ramp).save(tmp_path / "deep.png")
     path = str(tmp_path / "deep.png")
-    planner = Planner(load_config("", []))
+    planner = Planner(augmentation_spec(load_config("", [])))
     crop, plan, _ = rd.read_crop(path, lambda s: planner.plan(0, 0, 0, s), planner.size)
     assert np.array_equal(crop, rd.resize_box(load_rgb(path), plan.box, 1, planner.size))
     assert 0 < crop.mean() < 250

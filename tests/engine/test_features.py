@@ -1,6 +1,6 @@
 import torch
 
-from pretrain.data import build_eval_dataset, build_eval_loader, dataset_roots
+from pretrain.data import build_eval_dataset, dataset_roots, eval_loader
 from pretrain.engine.features import extract_features
 from pretrain.models import build_model
 
@@ -9,7 +9,7 @@ def test_features_come_back_in_dataset_order(tiny_cfg):
     _, val_root = dataset_roots(tiny_cfg)
     ds = build_eval_dataset(tiny_cfg, val_root)
     model = build_model(tiny_cfg).eval()
-    out = extract_features(model, build_eval_loader(tiny_cfg, ds), len(ds), torch.device("cpu"))
+    out = extract_features(model, eval_loader(ds, 256, 0), len(ds), torch.device("cpu"))
     assert out["features"].shape == (16, model.backbone.out_channels)
     assert torch.equal(out["labels"], ds.labels)
     with torch.no_grad():
@@ -24,7 +24,7 @@ def _rows(num: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _loader(images: torch.Tensor, labels: torch.Tensor, rank: int, world: int) -> list[dict[str, torch.Tensor]]:
-    """This rank's shard as build_eval_loader cuts it (every world-th row), in batches of 2."""
+    """This rank's shard as eval_loader cuts it (every world-th row), in batches of 2."""
     index = torch.arange(rank, len(images), world)
     return [{"image": images[i], "index": i, "label": labels[i]} for i in index.split(2)]
 

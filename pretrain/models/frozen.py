@@ -24,6 +24,8 @@ from .alexnet import AlexNetBN
 
 SPACES = ("embedding", "penultimate")
 LAYERS = ("conv5", "fc7")  # where an AlexNet is read; other backbones: their pooled penultimate features
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB statistics of ImageNet (torchvision's), the configs' INPUT defaults
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class AlexNetConv5(nn.Module):
@@ -55,8 +57,8 @@ class FrozenModel(nn.Module):
         fingerprint: str = "",
         space: str = "penultimate",
         size: int = 224,
-        mean: Sequence[float] = (0.485, 0.456, 0.406),
-        std: Sequence[float] = (0.229, 0.224, 0.225),
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
     ) -> None:
         super().__init__()
         if space not in SPACES:

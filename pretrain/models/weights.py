@@ -10,6 +10,7 @@ ResNet by its keys and its depth, width and stem are read from the tensors.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -19,8 +20,8 @@ from torch import nn
 from pretrain.config import get_cfg
 from pretrain.utils.torch_file import load_torch_file
 
-from . import build_backbone, build_model
-from .frozen import FrozenModel, at_layer
+from . import BackboneSpec, build_backbone, build_model
+from .frozen import IMAGENET_MEAN, IMAGENET_STD, FrozenModel, at_layer
 from .resnet import ResNet
 
 # Prefixes a backbone key can carry: DDP's wrapper, then dilo's embedding model.
@@ -146,24 +147,45 @@ def load_backbone(path: str) -> nn.Module:
 
 
 def load_frozen(
-    weights: str, cfg: CfgNode | None = None, *, name: str = "", space: str = "auto", layer: str = "fc7", size: int = 0
+    weights: str,
+    *,
+    random: BackboneSpec | None = None,
+    seed: int = 0,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+    name: str = "",
+    space: str = "auto",
+    layer: str = "fc7",
+    size: int = 0,
 ) -> FrozenModel:
     """The :class:`FrozenModel` of ``weights``: a file of any of the three kinds, or "random".
 
-    "random" is an untrained ``cfg.MODEL.BACKBONE`` initialized from ``cfg.SEED`` (the global
-    generator is left as it was). ``space`` "auto" is the embedding where the file has the head,
-    else the penultimate features; ``layer`` is where an AlexNet is read (the head reads fc7, so
-    conv5 has none). ``size`` defaults to the checkpoint's INPUT.SIZE, else 224. Input statistics
-    are the checkpoint's, else ``cfg``'s, else the defaults'.
+    Args:
+        weights: a weights file path, or "random": an untrained ``random`` backbone initialized from
+            ``seed`` (the global generator is left as it was). ``random`` is ignored for a file, which
+            names its own backbone.
+        mean, std: RGB input statistics (in [0, 1] pixel units) for a file without a config; a
+            pretraining checkpoint's own INPUT.MEAN / STD win.
+        name: labels figures and tables.
+        space: "embedding", "penultimate" or "auto" (the embedding where the file has the head, else
+            the penultimate features).
+        layer: where an AlexNet is read ("conv5" or "fc7"; the head reads fc7, so conv5 has none).
+        size: input side in pixels; 0: the checkpoint's INPUT.SIZE, else 224.
+
+    Raises:
+        ValueError: "random" without ``random``; ``space`` "embedding" for weights without a head;
+            a file that is not one of the three kinds (see :func:`read_model`).
     """
     if weights == "random":
-        if cfg is None:
-            raise ValueError("random weights need a config naming MODEL.BACKBONE and SEED")
+        if random is None:
+            raise ValueError(
+                "random weights need a backbone to build: pass random=BackboneSpec(...) (a probe's MODEL.BACKBONE)"
+            )
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(cfg.SEED)
-            backbone, head, trained = build_backbone(cfg), None, None
-        b = cfg.MODEL.BACKBONE
-        fingerprint = f"random:{b.NAME}:{b.WIDTH}:{b.CIFAR_STEM}:{cfg.SEED}"
+            torch.manual_seed(seed)
+            backbone, head, trained = build_backbone(random), None, None
+        # float/bool: the same text as the config values it was spelled with (a width of 1 reads "1.0").
+        fingerprint = f"random:{random.name}:{float(random.width)}:{bool(random.cifar_stem)}:{seed}"
     else:
         backbone, head, trained = read_model(weights)
         fingerprint = f"sha1:{file_digest(weights)}"
@@ -177,8 +199,7 @@ def load_frozen(
             f"{weights!r} has no embedding head (only a dilo pretraining checkpoint has one, read at fc7): "
             "use the penultimate space"
         )
-    inputs = (trained or cfg or get_cfg()).INPUT
+    if trained is not None:
+        mean, std = trained.INPUT.MEAN, trained.INPUT.STD
     size = size or (trained.INPUT.SIZE if trained is not None else DEFAULT_SIZE)
-    return FrozenModel(
-        read, head, name=name, fingerprint=fingerprint, space=space, size=size, mean=inputs.MEAN, std=inputs.STD
-    )
+    return FrozenModel(read, head, name=name, fingerprint=fingerprint, space=space, size=size, mean=mean, std=std)

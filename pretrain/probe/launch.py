@@ -13,6 +13,7 @@ from fvcore.common.config import CfgNode
 
 from pretrain.config import config_fields
 from pretrain.data import LabeledImages
+from pretrain.models import BackboneSpec
 from pretrain.models.frozen import FrozenModel
 from pretrain.models.weights import load_frozen
 from pretrain.utils import comm, provenance
@@ -55,12 +56,24 @@ def setup_probe(args: argparse.Namespace, name: str) -> tuple[CfgNode, torch.dev
 
 
 def probe_model(cfg: CfgNode, device: torch.device, space: str = "auto") -> FrozenModel:
-    """MODEL.WEIGHTS (a file of any kind tools accept, or "random") at MODEL.ALEXNET_LAYER, on ``device``."""
+    """MODEL.WEIGHTS (a file of any kind tools accept, or "random") at MODEL.ALEXNET_LAYER, on ``device``.
+
+    "random" is MODEL.BACKBONE seeded with SEED; INPUT.MEAN / STD normalize for files without a config.
+    """
     if not cfg.MODEL.WEIGHTS:
         raise ValueError(
             "MODEL.WEIGHTS is empty: give a pretraining checkpoint, a converted or torchvision .pth, or 'random'"
         )
-    return load_frozen(cfg.MODEL.WEIGHTS, cfg, space=space, layer=cfg.MODEL.ALEXNET_LAYER).to(device)
+    b = cfg.MODEL.BACKBONE
+    return load_frozen(
+        cfg.MODEL.WEIGHTS,
+        random=BackboneSpec(b.NAME, width=b.WIDTH, cifar_stem=b.CIFAR_STEM),
+        seed=cfg.SEED,
+        mean=cfg.INPUT.MEAN,
+        std=cfg.INPUT.STD,
+        space=space,
+        layer=cfg.MODEL.ALEXNET_LAYER,
+    ).to(device)
 
 
 def probe_record(

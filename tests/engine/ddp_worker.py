@@ -29,7 +29,8 @@ class TinyNoBN(nn.Module):
 
 
 @BACKBONE_REGISTRY.register()
-def tiny_no_bn(cfg) -> nn.Module:
+def tiny_no_bn(*, width: float, cifar_stem: bool) -> nn.Module:
+    """A fixed 8-channel net: ``width`` and ``cifar_stem`` are accepted (the registry's contract) and ignored."""
     return TinyNoBN()
 
 

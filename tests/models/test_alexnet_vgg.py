@@ -7,9 +7,9 @@ import torch
 import torchvision
 
 from pretrain.engine import Trainer
-from pretrain.models import BACKBONE_REGISTRY, build_backbone
+from pretrain.models import BACKBONE_REGISTRY, BackboneSpec, build_backbone
 from pretrain.models.weights import load_backbone
-from tests.conftest import backbone_config, tiny_config
+from tests.conftest import tiny_config
 
 
 def _torchvision_vgg16_bn_features() -> torch.nn.Module:
@@ -27,14 +27,14 @@ def test_registered_under_the_config_names():
     [(224, False, 13), (64, False, 3), (64, True, 31), (32, True, 15)],
 )
 def test_alexnet_shapes(size, small_stem, conv5):
-    net = build_backbone(backbone_config("alexnet_bn", WIDTH=0.25, CIFAR_STEM=small_stem)).eval()
+    net = build_backbone(BackboneSpec("alexnet_bn", width=0.25, cifar_stem=small_stem)).eval()
     x = torch.randn(2, 3, size, size)
     assert net.forward_features(x).shape == (2, 64, conv5, conv5)
     assert net(x).shape == (2, 1024) and net.out_channels == 1024  # fc7 at width 0.25
 
 
 def test_alexnet_refuses_images_its_stem_cannot_pool():
-    net = build_backbone(backbone_config("alexnet_bn", WIDTH=0.25)).eval()
+    net = build_backbone(BackboneSpec("alexnet_bn", width=0.25)).eval()
     with pytest.raises(ValueError, match="at least 63 px.*CIFAR_STEM"):
         net(torch.randn(1, 3, 32, 32))
 
@@ -45,14 +45,14 @@ def test_alexnet_parameter_count():
     convs = 3 * c[0] * 11 * 11 + c[0] * c[1] * 5 * 5 + 9 * (c[1] * c[2] + c[2] * c[3] + c[3] * c[4])
     fcs = 256 * 36 * 4096 + 4096 * 4096
     bns = 2 * (sum(c) + 2 * 4096)
-    net = build_backbone(backbone_config("alexnet_bn"))
+    net = build_backbone(BackboneSpec("alexnet_bn"))
     assert sum(p.numel() for p in net.parameters()) == convs + fcs + bns == 58_290_912
     assert net.out_channels == 4096
 
 
 @pytest.mark.parametrize(("size", "conv5"), [(224, 7), (64, 2), (32, 1)])
 def test_vgg_shapes(size, conv5):
-    net = build_backbone(backbone_config("vgg16_bn", WIDTH=0.125)).eval()
+    net = build_backbone(BackboneSpec("vgg16_bn", width=0.125)).eval()
     x = torch.randn(2, 3, size, size)
     assert net.forward_features(x).shape == (2, 64, conv5, conv5)
     assert net(x).shape == (2, 64) and net.out_channels == 64
@@ -61,7 +61,7 @@ def test_vgg_shapes(size, conv5):
 def test_vgg_features_are_torchvision_vgg16_bn_features():
     """Same names, shapes and outputs: supervised torchvision weights load into ``features``."""
     ref = _torchvision_vgg16_bn_features().state_dict()
-    ours = build_backbone(backbone_config("vgg16_bn"))
+    ours = build_backbone(BackboneSpec("vgg16_bn"))
     state = {f"features.{k}": v for k, v in ref.items()}
     assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in state.items()}
     assert sum(v.numel() for k, v in ours.state_dict().items() if not k.endswith("num_batches_tracked")) == sum(
@@ -73,7 +73,7 @@ def test_vgg_features_are_torchvision_vgg16_bn_features():
 def test_vgg_loads_torchvision_weights_and_matches_its_features():
     torch.manual_seed(0)
     ref = _torchvision_vgg16_bn_features().eval()
-    ours = build_backbone(backbone_config("vgg16_bn")).eval()
+    ours = build_backbone(BackboneSpec("vgg16_bn")).eval()
     ours.load_state_dict({f"features.{k}": v for k, v in ref.state_dict().items()})
     x = torch.randn(1, 3, 64, 64)
     assert torch.allclose(ours(x), ref(x).mean((2, 3)), atol=1e-5)

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torchvision
 
-from pretrain.models import build_model
+from pretrain.models import BackboneSpec, build_model
 from pretrain.models.weights import load_frozen
 from pretrain.probe.defaults import get_probe_cfg, load_probe_config
 from pretrain.probe.launch import probe_model
@@ -80,15 +80,32 @@ def test_alexnet_is_probed_at_pooled_conv5_by_default_and_at_fc7_on_request():
 
 
 def test_random_weights_are_seeded_and_leave_the_global_generator_alone():
-    cfg = get_probe_cfg()
-    cfg.merge_from_list(["MODEL.BACKBONE.NAME", "resnet18", "MODEL.BACKBONE.WIDTH", 0.125, "SEED", 3])
+    spec = BackboneSpec("resnet18", width=0.125)
     state = torch.get_rng_state()
-    a, b = load_frozen("random", cfg), load_frozen("random", cfg)
+    a, b = load_frozen("random", random=spec, seed=3), load_frozen("random", random=spec, seed=3)
     assert torch.equal(torch.get_rng_state(), state)
     assert a.fingerprint == "random:resnet18:0.125:False:3" and a.space == "penultimate"
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
-    with pytest.raises(ValueError, match="random weights need a config"):
+    with pytest.raises(ValueError, match="random weights need a backbone"):
         load_frozen("random")
+
+
+def test_probe_config_gives_random_backbone_seed_and_input_statistics():
+    cfg = get_probe_cfg()
+    backbone = ["MODEL.BACKBONE.NAME", "resnet18", "MODEL.BACKBONE.WIDTH", 0.125, "SEED", 3]
+    cfg.merge_from_list(["MODEL.WEIGHTS", "random", *backbone, "INPUT.MEAN", (0.5, 0.4, 0.3)])
+    net = probe_model(cfg, torch.device("cpu"))
+    want = load_frozen("random", random=BackboneSpec("resnet18", width=0.125), seed=3, mean=(0.5, 0.4, 0.3))
+    assert net.fingerprint == want.fingerprint == "random:resnet18:0.125:False:3"
+    torch.testing.assert_close(net.mean, want.mean)
+    assert all(torch.equal(p, q) for p, q in zip(net.state_dict().values(), want.state_dict().values(), strict=True))
+
+
+def test_checkpoint_input_statistics_win_over_the_given_ones(checkpoint):
+    path, _, cfg = checkpoint
+    frozen = load_frozen(path, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    torch.testing.assert_close(frozen.mean.flatten(), torch.tensor(cfg.INPUT.MEAN))
+    torch.testing.assert_close(frozen.std.flatten(), torch.tensor(cfg.INPUT.STD))
 
 
 def test_unknown_layer_is_refused_by_key_when_the_config_is_loaded():

@@ -2,20 +2,20 @@ import pytest
 import torch
 import torchvision
 
-from pretrain.models import BACKBONE_REGISTRY, build_backbone, build_model
+from pretrain.models import BACKBONE_REGISTRY, BackboneSpec, build_backbone, build_model
 from tests.conftest import backbone_config
 
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50"])
 def test_parameter_names_and_shapes_match_torchvision(name):
-    ours = build_backbone(backbone_config(name)).state_dict()
+    ours = build_backbone(BackboneSpec(name)).state_dict()
     ref = {k: v for k, v in getattr(torchvision.models, name)().state_dict().items() if not k.startswith("fc.")}
     assert {k: v.shape for k, v in ours.items()} == {k: v.shape for k, v in ref.items()}
 
 
 def test_torchvision_weights_give_torchvision_features():
     ref = torchvision.models.resnet18().eval()
-    ours = build_backbone(backbone_config("resnet18")).eval()
+    ours = build_backbone(BackboneSpec("resnet18")).eval()
     ours.load_state_dict({k: v for k, v in ref.state_dict().items() if not k.startswith("fc.")})
     x = torch.randn(2, 3, 64, 64)
     ref.fc = torch.nn.Identity()
@@ -23,7 +23,7 @@ def test_torchvision_weights_give_torchvision_features():
 
 
 def test_resnet50_w2_doubles_every_width():
-    net = build_backbone(backbone_config("resnet50w2"))
+    net = build_backbone(BackboneSpec("resnet50w2"))
     assert net.conv1.out_channels == 128
     assert net.layer1[0].conv1.out_channels == 128  # bottleneck width doubled too
     assert net.out_channels == 4096
@@ -31,8 +31,8 @@ def test_resnet50_w2_doubles_every_width():
 
 def test_cifar_stem_keeps_resolution():
     x = torch.randn(2, 3, 32, 32)
-    assert build_backbone(backbone_config("resnet18", CIFAR_STEM=True, WIDTH=0.25)).forward_features(x).shape[-1] == 4
-    assert build_backbone(backbone_config("resnet18", WIDTH=0.25)).forward_features(x).shape[-1] == 1
+    assert build_backbone(BackboneSpec("resnet18", cifar_stem=True, width=0.25)).forward_features(x).shape[-1] == 4
+    assert build_backbone(BackboneSpec("resnet18", width=0.25)).forward_features(x).shape[-1] == 1
 
 
 def test_embedding_is_unit_norm_128d():
@@ -44,5 +44,5 @@ def test_embedding_is_unit_norm_128d():
 
 def test_unknown_backbone_lists_known_ones():
     with pytest.raises(KeyError, match="resnet50w2"):
-        build_backbone(backbone_config("resnet51"))
+        build_backbone(BackboneSpec("resnet51"))
     assert "resnet50" in BACKBONE_REGISTRY

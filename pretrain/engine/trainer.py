@@ -30,7 +30,7 @@ from pretrain.utils.torch_file import save_atomic
 from .checkpoint import FINAL, LAST, last_checkpoint, load_checkpoint, rng_state, set_rng_state
 from .evaluation import knn_monitor, linear_probe_eval
 from .features import extract_features
-from .method import build_method
+from .method import method_class
 from .provenance import run_record, take_output_dir
 from .solver import build_optimizer, lr_at_epoch, set_lr
 
@@ -50,7 +50,8 @@ class Trainer:
         self.cfg, self.device = cfg, device
         torch.manual_seed(cfg.SEED)  # identical initial weights on every rank
         train_root, val_root = dataset_roots(cfg)
-        self.train_set = build_train_dataset(cfg, train_root)
+        method = method_class(cfg.MODEL.METHOD)
+        self.train_set = build_train_dataset(cfg, train_root, views=method.views)  # the views the method's steps take
         self.val_set = build_eval_dataset(cfg, val_root, self.train_set.classes) if val_root else None
         self.loader, self.sampler = build_train_batches(cfg, self.train_set, device)
 
@@ -61,8 +62,7 @@ class Trainer:
             if comm.is_distributed()
             else self.model
         )
-        self.criterion = build_method(cfg, self.model, len(self.train_set), device)
-        self.train_set.views = self.criterion.views  # the data path draws the method's views
+        self.criterion = method.from_config(cfg, self.model, len(self.train_set), device)
         self.optimizer = build_optimizer(cfg, self.model)
         self.amp_dtype = AMP_DTYPES[cfg.SOLVER.AMP.DTYPE]
         fp16 = cfg.SOLVER.AMP.ENABLED and self.amp_dtype == torch.float16

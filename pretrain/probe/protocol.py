@@ -73,17 +73,17 @@ def train_views(net: FrozenModel, train_set: LabeledImages, cfg: CfgNode, device
     Each view is written into one preallocated tensor as it arrives, so the host holds the views once
     (ImageNet, ResNet-50: 5.2 GB per view per rank), not the views and their concatenation.
     """
-    train_set.transform = probe_test_transform(cfg)
-    center = features(net, train_set, cfg, device, desc="train features (center crop)")
+    center_crops = train_set.with_transform(probe_test_transform(cfg))
+    center = features(net, center_crops, cfg, device, desc="train features (center crop)")
     rows = torch.empty(len(train_set), 1 + cfg.FAST.VIEWS, *center["features"].shape[2:], dtype=FEATURE_DTYPE)
     rows[:, :1] = center["features"]
     labels = center["labels"]
     del center
-    train_set.transform = probe_train_transform(cfg)
+    augmented = train_set.with_transform(probe_train_transform(cfg))
     for view in range(1, cfg.FAST.VIEWS + 1):
-        train_set.set_epoch(view)
+        augmented.set_epoch(view)  # view v: the draws of epoch v
         desc = f"train features (view {view})"
-        rows[:, view : view + 1] = features(net, train_set, cfg, device, augmented=True, desc=desc)["features"]
+        rows[:, view : view + 1] = features(net, augmented, cfg, device, augmented=True, desc=desc)["features"]
     return {"features": rows, "labels": labels}
 
 

@@ -5,7 +5,7 @@ import torch
 
 from detection.convert import convert
 from pretrain.config import load_config
-from pretrain.engine.method import build_method
+from pretrain.engine.method import method_class
 from pretrain.models import build_model
 from pretrain.models.weights import read_model
 
@@ -14,7 +14,7 @@ def _checkpoint(path, *opts: str) -> str:
     """A checkpoint as the trainer writes it (model = the query encoder; MoCo's key encoder under criterion)."""
     cfg = load_config("", ["MODEL.BACKBONE.NAME", "resnet50", *opts])
     model = build_model(cfg)
-    method = build_method(cfg, model, 256, torch.device("cpu"))
+    method = method_class(cfg.MODEL.METHOD).from_config(cfg, model, 256, torch.device("cpu"))
     torch.save({"model": model.state_dict(), **method.checkpoint_state(), "config": cfg.dump(), "epoch": 1}, path)
     return str(path)
 

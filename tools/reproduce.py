@@ -31,6 +31,7 @@ from pretrain.reproduce import (
     PRESETS,
     SETTINGS,
     TABLE2,
+    Reproduction,
     available_settings,
     epoch_opts,
     prepare_caltech20,
@@ -102,28 +103,27 @@ def dataset_opts(args: argparse.Namespace, dataset: str) -> tuple[list[str], dic
 
 
 def run_dataset(args: argparse.Namespace, dataset: str, output: str) -> dict:
-    """Every run of the preset on one data set; prints its tables and its paired comparisons."""
+    """Every run of the preset on one data set, into ``output``; prints its tables and paired comparisons and
+    returns its report (:func:`pretrain.reproduce.reproduce`)."""
     preset = PRESETS[args.preset]
-    data, mask_roots = dataset_opts(args, dataset)
+    data_opts, mask_roots = dataset_opts(args, dataset)
     requested = args.settings or list(preset.settings.get(dataset, ())) or table_settings(TABLE2)
     settings, notes = available_settings(requested, args.texture_root, mask_roots, dataset)
     schedule = preset_opts(preset, dataset)
-    opts = [*schedule, *(epoch_opts(args.epochs) if args.epochs else []), *data, *args.opts]
-    report = reproduce(
-        args.config_file,
-        output,
-        settings,
-        args.seeds or list(preset.seeds),
-        opts,
-        args.device,
-        args.jobs or preset.jobs,
-        args.texture_root,
+    opts = [*schedule, *(epoch_opts(args.epochs) if args.epochs else []), *data_opts, *args.opts]
+    reproduction = Reproduction(
+        config_file=args.config_file,
+        output=output,
+        settings=tuple(settings),
+        seeds=tuple(args.seeds or preset.seeds),
+        opts=tuple(opts),
+        dataset=dataset,
+        mask_roots=mask_roots,
+        texture_root=args.texture_root,
         panels=select_panels(settings) if preset.settings else TABLE2,
         notes=tuple(notes),
-        train=not args.report_only,
-        mask_roots=mask_roots,
-        dataset=dataset,
     )
+    report = reproduce(reproduction, args.device, jobs=args.jobs or preset.jobs, train=not args.report_only)
     print(f"\nTable 2 at small scale on {dataset} ({args.preset} preset: {preset.about}; overrides {' '.join(opts)})")
     print(f"seeds {report['seeds']}, {report['trained']} runs trained, {report['seconds'] / 60:.1f} min\n")
     print(report["tables"])
@@ -139,11 +139,12 @@ def run_dataset(args: argparse.Namespace, dataset: str, output: str) -> dict:
 
 
 def main(args: argparse.Namespace) -> dict:
+    """The preset on each of its data sets (or on --dataset): one data set's report, or several under "datasets"."""
     preset = PRESETS[args.preset]
     datasets = [args.dataset] if args.dataset else list(preset.datasets)
-    name = args.preset if datasets != ["caltech20"] else f"caltech20-{args.preset}"
-    config = os.path.splitext(os.path.basename(args.config_file))[0]  # two configs' runs never share a folder
-    output = args.output or os.path.join("output", "reproduce", config, name)
+    folder = args.preset if datasets != ["caltech20"] else f"caltech20-{args.preset}"
+    config_name = os.path.splitext(os.path.basename(args.config_file))[0]  # two configs' runs never share a folder
+    output = args.output or os.path.join("output", "reproduce", config_name, folder)
     setup_logger(output)
     if len(datasets) == 1:
         return run_dataset(args, datasets[0], output)

@@ -1,7 +1,7 @@
 """The paper's Table 2 ablations at small scale: settings, runs over seeds, tables beside the paper's."""
 
 from .caltech20 import PreparedSet, prepare_caltech20
-from .runner import Run, available_settings, plan_runs, read_result, reproduce
+from .runner import Reproduction, Run, available_settings, plan_runs, read_result, reproduce
 from .settings import (
     DATASETS,
     PRESETS,
@@ -27,6 +27,7 @@ __all__ = [
     "Panel",
     "PreparedSet",
     "Preset",
+    "Reproduction",
     "Run",
     "aggregate",
     "available_settings",

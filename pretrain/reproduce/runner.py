@@ -8,6 +8,7 @@ made it (:mod:`pretrain.engine.provenance`): a finished run is taken only if its
 this reproduction would write (config file and overrides alike), and an unfinished one resumes only
 under the same settings. Runs go one at a time in this process, or ``jobs`` at a time in spawned
 processes (several small runs share one GPU) that stop with this one (:mod:`pretrain.utils.processes`).
+A reproduction is described by a :class:`Reproduction`; :func:`reproduce` runs it and writes its report.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +49,31 @@ REPORT = "reproduce.json"
 
 
 @dataclass(frozen=True)
+class Reproduction:
+    """What a reproduction runs and reports: every setting x seed of one base config on one data set.
+
+    Plain values, so that a test describes one without a command line; ``tools/reproduce.py`` builds it
+    from its arguments and a preset. How it runs (device, runs at a time, train or only tabulate) is passed
+    to :func:`reproduce` apart: it changes where and how fast, never which runs or what they hold.
+    """
+
+    config_file: str  # the base config ("": the defaults)
+    output: str  # folder of the runs (<output>/<setting>/seed<seed>) and of reproduce.json
+    settings: tuple[str, ...]  # names in SETTINGS
+    seeds: tuple[int, ...]  # training SEEDs, each run by every setting
+    opts: tuple[str, ...] = ()  # KEY VALUE overrides for every run, applied before each setting's own
+    dataset: str = "embedded"  # the data set's name, for the report and its notes
+    mask_roots: Mapping[str, str] | None = None  # mask kind -> folder of an image-folder set; None: embedded masks
+    texture_root: str = ""  # the texture images of the "texture" setting
+    reference: str = "baseline"  # the setting every other one is compared with, seed by seed
+    panels: tuple[Panel, ...] = TABLE2  # the tables the report lays out
+    notes: tuple[str, ...] = ()  # for the reader of the report: settings left out, and why
+
+
+@dataclass(frozen=True)
 class Run:
+    """One pretraining run of a reproduction: a setting at a seed, with every override that makes it."""
+
     setting: str
     seed: int
     opts: tuple[str, ...]  # every override, OUTPUT_DIR included
@@ -57,50 +83,49 @@ class Run:
         return self.opts[self.opts.index("OUTPUT_DIR") + 1]
 
 
-def plan_runs(
-    output: str,
-    settings: list[str],
-    seeds: list[int],
-    opts: list[str],
-    texture_root: str = "",
-    mask_roots: dict[str, str] | None = None,
-) -> list[Run]:
-    """One run per (setting, seed); ``opts`` apply to all, before each setting's own.
+def plan_runs(reproduction: Reproduction) -> list[Run]:
+    """One run per (setting, seed), in ``<output>/<setting>/seed<seed>``; the shared ``opts`` come first.
 
     Seeds are the outer loop, so a reproduction stopped early still has every setting at the first seeds.
-    ``mask_roots`` (mask kind -> folder, for an image-folder data set) turns each setting's
-    ``DATA.EMBEDDED.MASKS`` choice into ``COPY_PASTE.MASK_ROOT``.
+    ``mask_roots`` turns each setting's ``DATA.EMBEDDED.MASKS`` choice into ``COPY_PASTE.MASK_ROOT``.
+    Raises ValueError for a setting not in :data:`SETTINGS`, or one whose mask kind has no folder.
     """
-    unknown = [s for s in settings if s not in SETTINGS]
+    unknown = [s for s in reproduction.settings if s not in SETTINGS]
     if unknown:
         raise ValueError(f"unknown settings {unknown}; known: {list(SETTINGS)}")
     runs = []
-    for seed in seeds:
-        for setting in settings:
-            extra = ("COPY_PASTE.TEXTURE_ROOT", texture_root) if setting == "texture" else ()
-            out = os.path.join(output, setting, f"seed{seed}")
-            own = SETTINGS[setting] if mask_roots is None else _with_mask_root(setting, mask_roots)
-            runs.append(Run(setting, seed, (*opts, *own, *extra, "SEED", str(seed), "OUTPUT_DIR", out)))
+    for seed in reproduction.seeds:
+        for setting in reproduction.settings:
+            texture = ("COPY_PASTE.TEXTURE_ROOT", reproduction.texture_root) if setting == "texture" else ()
+            output_dir = os.path.join(reproduction.output, setting, f"seed{seed}")
+            if reproduction.mask_roots is None:
+                setting_opts = SETTINGS[setting]
+            else:
+                setting_opts = _with_mask_root(setting, reproduction.mask_roots)
+            opts = (*reproduction.opts, *setting_opts, *texture, "SEED", str(seed), "OUTPUT_DIR", output_dir)
+            runs.append(Run(setting, seed, opts))
     return runs
 
 
-def _with_mask_root(setting: str, mask_roots: dict[str, str]) -> tuple[str, ...]:
+def _with_mask_root(setting: str, mask_roots: Mapping[str, str]) -> tuple[str, ...]:
+    """The setting's overrides with its ``DATA.EMBEDDED.MASKS`` kind replaced by that kind's folder."""
     opts = SETTINGS[setting]
-    method = setting_masks(setting)
-    if method is None:
+    kind = setting_masks(setting)
+    if kind is None:
         return opts
-    if method not in mask_roots:
-        raise ValueError(f"setting {setting!r} needs {method} masks; this data set has {sorted(mask_roots)}")
+    if kind not in mask_roots:
+        raise ValueError(f"setting {setting!r} needs {kind} masks; this data set has {sorted(mask_roots)}")
     at = opts[::2].index("DATA.EMBEDDED.MASKS") * 2
-    return (*opts[:at], "COPY_PASTE.MASK_ROOT", mask_roots[method], *opts[at + 2 :])
+    return (*opts[:at], "COPY_PASTE.MASK_ROOT", mask_roots[kind], *opts[at + 2 :])
 
 
 def available_settings(
-    settings: list[str], texture_root: str, mask_roots: dict[str, str] | None = None, dataset: str = "embedded"
+    settings: list[str], texture_root: str, mask_roots: Mapping[str, str] | None = None, dataset: str = "embedded"
 ) -> tuple[list[str], list[str]]:
-    """The settings that can run here, and a note for each one left out.
+    """The settings that can run here (in their order), and a note for each one left out.
 
-    ``mask_roots`` (the mask kinds an image-folder data set has) leaves out settings on other kinds.
+    "texture" needs a folder at ``texture_root``; ``mask_roots`` (the mask kinds an image-folder data set
+    has, as in :class:`Reproduction`) leaves out settings on other kinds, noted under ``dataset``'s name.
     """
     kept, notes = list(settings), []
     if "texture" in kept and not (texture_root and os.path.isdir(texture_root)):
@@ -128,7 +153,14 @@ def read_result(config_file: str, run: Run) -> dict[str, Any] | None:
 
 
 def train_run(config_file: str, run: Run, device: str, threads: int = 0) -> dict[str, Any]:
-    """Trains one run to the end (resuming a checkpoint if one is there) and writes its result."""
+    """Trains one run to the end (resuming its last checkpoint if one is there), writes ``result.json`` and
+    returns it: the run's final metrics, ``localization`` on the embedded set, and ``seconds`` (wall time).
+
+    A finished run is read (:func:`read_result`), not retrained, and returned with ``skipped`` True.
+    ``threads`` (0: leave torch's default) caps this process's intra-op threads, for runs sharing the CPU.
+    Raises :class:`~pretrain.utils.provenance.ProvenanceError` where the folder holds a run made otherwise,
+    and RuntimeError where SIGTERM stopped the training (its checkpoint is kept: a rerun continues it).
+    """
     done = read_result(config_file, run)
     if done is not None:
         return {**done, "skipped": True}
@@ -145,13 +177,13 @@ def train_run(config_file: str, run: Run, device: str, threads: int = 0) -> dict
         raise RuntimeError(f"run {run.output_dir} was interrupted by SIGTERM; rerun to continue it")
     result = {"setting": run.setting, "seed": run.seed, "opts": list(run.opts), **metrics}
     if cfg.DATA.SOURCE == "embedded":  # true masks to score against
-        result["localization"] = localization(cfg, os.path.join(cfg.OUTPUT_DIR, FINAL), device)
+        result["localization"] = localization_score(cfg, os.path.join(cfg.OUTPUT_DIR, FINAL), device)
     result["seconds"] = time.perf_counter() - start
     write_json(os.path.join(run.output_dir, RESULT), result)
     return result
 
 
-def localization(cfg: CfgNode, checkpoint: str, device: str) -> float:
+def localization_score(cfg: CfgNode, checkpoint: str, device: str) -> float:
     """The run's localization score on the embedded set's held-out images, in % (``tools/localization_score.py``)."""
     (model,) = load_models([f"run={checkpoint}"])
     scores = score_models([model], [embedded_score_set(cfg)], torch.device(device))
@@ -175,7 +207,11 @@ def prepare_data(config_file: str, runs: list[Run]) -> None:
 
 
 def run_all(config_file: str, runs: list[Run], device: str, jobs: int = 1) -> list[dict[str, Any]]:
-    """Every run's result, in the order of ``runs``; finished runs are read, not retrained."""
+    """Every run's result (:func:`train_run`), in the order of ``runs``; finished runs are read, not retrained.
+
+    ``jobs`` > 1 trains that many at a time in worker processes, each with an equal share of the CPU's
+    threads; the first failure is raised at once and stops the others.
+    """
     prepare_data(config_file, runs)
     bar = tqdm(total=len(runs), desc="reproduce runs")
     results: list[dict[str, Any]] = []
@@ -202,30 +238,21 @@ def finished_results(config_file: str, runs: list[Run]) -> list[dict[str, Any]]:
     return [{**r, "skipped": True} for r in results if r is not None]
 
 
-def reproduce(
-    config_file: str,
-    output: str,
-    settings: list[str],
-    seeds: list[int],
-    opts: list[str],
-    device: str,
-    jobs: int = 1,
-    texture_root: str = "",
-    panels: tuple[Panel, ...] = TABLE2,
-    notes: tuple[str, ...] = (),
-    train: bool = True,
-    mask_roots: dict[str, str] | None = None,
-    dataset: str = "embedded",
-    reference: str = "baseline",
-) -> dict[str, Any]:
-    """Trains (or reads) every run, aggregates over seeds and writes ``<output>/reproduce.json``.
+def reproduce(reproduction: Reproduction, device: str, *, jobs: int = 1, train: bool = True) -> dict[str, Any]:
+    """Trains (or reads) every run of ``reproduction``, aggregates over seeds and writes ``<output>/reproduce.json``.
 
-    Every other setting is compared with ``reference`` seed by seed (:mod:`.pairing`).
-    ``train`` False tabulates only the runs already finished and lists the others as missing;
-    ``mask_roots`` and ``dataset`` as in :func:`plan_runs` and :func:`available_settings`.
+    ``jobs`` runs train at a time on ``device`` (:func:`run_all`); ``train`` False trains nothing, it tabulates
+    the runs already finished and lists the others as missing. Returns the report it wrote: the reproduction
+    (``config_file``, ``dataset``, ``opts``, ``settings``, ``seeds``, ``notes``, ``reference``), every run's
+    result (``runs``), the mean and 95% interval per setting (``summary``, :func:`.tables.aggregate`) laid out
+    as markdown ``tables``, every other setting's gain over ``reference`` seed by seed (``comparisons``,
+    :mod:`.pairing`) and its ``comparison_table``, the wall time (``seconds``) and the runs' summed
+    ``run_seconds``, how many runs were ``trained`` here, and the folders of the runs still ``missing``.
+    Raises as :func:`plan_runs` and :func:`train_run` do.
     """
     start = time.perf_counter()
-    runs = plan_runs(output, settings, seeds, opts, texture_root, mask_roots)
+    runs = plan_runs(reproduction)
+    config_file, settings, reference = reproduction.config_file, list(reproduction.settings), reproduction.reference
     results = run_all(config_file, runs, device, jobs) if train else finished_results(config_file, runs)
     done = {(r["setting"], r["seed"]) for r in results}
     grouped: dict[str, list[dict[str, Any]]] = {s: [] for s in settings}
@@ -235,14 +262,14 @@ def reproduce(
     comparisons = compare(results, [s for s in settings if s != reference], reference, tuple(METRICS))
     report = {
         "config_file": config_file,
-        "dataset": dataset,
-        "opts": opts,
+        "dataset": reproduction.dataset,
+        "opts": list(reproduction.opts),
         "settings": settings,
-        "seeds": seeds,
-        "notes": list(notes),
+        "seeds": list(reproduction.seeds),
+        "notes": list(reproduction.notes),
         "runs": results,
         "summary": summary,
-        "tables": format_tables(summary, panels),
+        "tables": format_tables(summary, reproduction.panels),
         "reference": reference,
         "comparisons": comparisons,
         "comparison_table": format_comparisons(comparisons, reference, METRICS),
@@ -251,6 +278,6 @@ def reproduce(
         "trained": sum(not r.get("skipped") for r in results),
         "missing": [r.output_dir for r in runs if (r.setting, r.seed) not in done],
     }
-    write_json(os.path.join(output, REPORT), report)
-    logger.info(json.dumps({"reproduce": output, "runs": len(results), "trained": report["trained"]}))
+    write_json(os.path.join(reproduction.output, REPORT), report)
+    logger.info(json.dumps({"reproduce": reproduction.output, "runs": len(results), "trained": report["trained"]}))
     return report

@@ -113,7 +113,7 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    # 30 epochs, shorter than the demo's 36: Table 2's 24 runs on two CPU cores within about an hour.
+    # 30 epochs, shorter than the demo's 36: Table 2's 24 runs are meant for a 2-core CPU (docs/benchmarks.md).
     "reduced": Preset(
         {"embedded": 30, "caltech20": 75},
         ("TEST.KNN_PERIOD", "0"),
@@ -139,8 +139,8 @@ PRESETS: dict[str, Preset] = {
         "the demo (R18 x0.25, 64 px, 36 epochs), InstDisc and RBD copy-paste on the same draws, side by side",
         {"embedded": ("baseline", "rbd")},
     ),
-    # The claim and its control, paired over 5 seeds, within an hour on 2 CPU cores: 25 demo-sized
-    # runs, two at a time on one core each (small convolutions gain little from a second thread).
+    # The claim and its control, paired over 5 seeds, sized for a 2-core CPU (docs/benchmarks.md): 25
+    # demo-sized runs, two at a time on one core each (small convolutions gain little from a second thread).
     "evidence": Preset(
         {"embedded": 36, "caltech20": 90},
         ("TEST.KNN_PERIOD", "0"),

@@ -14,6 +14,7 @@ from pretrain.reproduce import (
     TABLE2,
     Column,
     Panel,
+    Reproduction,
     aggregate,
     available_settings,
     format_panel,
@@ -80,7 +81,9 @@ def test_table2_has_the_papers_panels_and_numbers():
 
 
 def test_plan_puts_seeds_outermost_and_each_setting_its_overrides(tmp_path):
-    runs = plan_runs(str(tmp_path), ["baseline", "texture"], [3, 4], ["SOLVER.EPOCHS", "5"], "/tex")
+    runs = plan_runs(
+        Reproduction("", str(tmp_path), ("baseline", "texture"), (3, 4), ("SOLVER.EPOCHS", "5"), texture_root="/tex")
+    )
     assert [(r.setting, r.seed) for r in runs] == [("baseline", 3), ("texture", 3), ("baseline", 4), ("texture", 4)]
     assert runs[1].output_dir == os.path.join(str(tmp_path), "texture", "seed3")
     assert runs[1].opts == (
@@ -89,11 +92,11 @@ def test_plan_puts_seeds_outermost_and_each_setting_its_overrides(tmp_path):
     )  # fmt: skip
     assert "COPY_PASTE.TEXTURE_ROOT" not in runs[0].opts
     with pytest.raises(ValueError, match="unknown settings \\['basnet'\\]"):
-        plan_runs(str(tmp_path), ["basnet"], [0], [])
+        plan_runs(Reproduction("", str(tmp_path), ("basnet",), (0,)))
 
 
 def test_seeds_vary_training_but_not_the_embedded_images(tmp_path):
-    a, b = plan_runs(str(tmp_path), ["rbd"], [0, 1], [])
+    a, b = plan_runs(Reproduction("", str(tmp_path), ("rbd",), (0, 1)))
     cfg_a, cfg_b = load_config("", list(a.opts)), load_config("", list(b.opts))
     assert (cfg_a.SEED, cfg_b.SEED) == (0, 1)
     assert embedded_spec(cfg_a).fingerprint() == embedded_spec(cfg_b).fingerprint()
@@ -107,13 +110,15 @@ def test_texture_column_is_dropped_with_a_note_without_textures(tmp_path):
 
 def test_an_image_folder_set_reads_each_settings_masks_from_its_folder(tmp_path):
     roots = {"gs": "/m/gs", "rbd": "/m/rbd"}
-    base, gs, mix = plan_runs(str(tmp_path), ["baseline", "gs", "mix"], [0], ["K", "V"], mask_roots=roots)
+    base, gs, mix = plan_runs(
+        Reproduction("", str(tmp_path), ("baseline", "gs", "mix"), (0,), ("K", "V"), mask_roots=roots)
+    )
     assert base.opts[:4] == ("K", "V", "COPY_PASTE.PROB", "0.0") and "COPY_PASTE.MASK_ROOT" not in base.opts
     assert gs.opts[:6] == ("K", "V", "COPY_PASTE.PROB", "0.5", "COPY_PASTE.MASK_ROOT", "/m/gs")
     assert mix.opts[2:8] == ("COPY_PASTE.PROB", "0.5", "COPY_PASTE.MASK_ROOT", "/m/rbd", "COPY_PASTE.BLEND", "mix")
     assert not any("DATA.EMBEDDED.MASKS" in r.opts for r in (base, gs, mix))
     with pytest.raises(ValueError, match="needs mc masks"):
-        plan_runs(str(tmp_path), ["mc"], [0], [], mask_roots=roots)
+        plan_runs(Reproduction("", str(tmp_path), ("mc",), (0,), mask_roots=roots))
     settings, notes = available_settings(["baseline", "mc", "true", "rbd"], str(tmp_path), roots, "caltech20")
     assert settings == ["baseline", "rbd"]
     assert notes == ["mc skipped: caltech20 has no mc masks", "true skipped: caltech20 has no true masks"]
@@ -135,14 +140,14 @@ def test_a_result_from_other_overrides_is_refused(embedded_cache, tmp_path):
     """A finished run is taken only if its record is the one this reproduction would write; a damaged result is
     named."""
     opts = [*TINY, "DATA.EMBEDDED.CACHE_DIR", embedded_cache]
-    (run,) = plan_runs(str(tmp_path), ["baseline"], [0], [*opts, "SOLVER.EPOCHS", "5"])
+    (run,) = plan_runs(Reproduction("", str(tmp_path), ("baseline",), (0,), (*opts, "SOLVER.EPOCHS", "5")))
     assert read_result("", run) is None
     os.makedirs(run.output_dir)
     with open(os.path.join(run.output_dir, "result.json"), "w") as f:
         json.dump({"linear_top1": 50.0}, f)
     with pytest.raises(ProvenanceError, match="holds a result but no record"):
         read_result("", run)
-    (other,) = plan_runs(str(tmp_path), ["baseline"], [0], [*opts, "SOLVER.EPOCHS", "6"])
+    (other,) = plan_runs(Reproduction("", str(tmp_path), ("baseline",), (0,), (*opts, "SOLVER.EPOCHS", "6")))
     provenance.write(run.output_dir, run_record(load_config("", list(other.opts))))
     with pytest.raises(ProvenanceError, match="SOLVER.EPOCHS: 6 there, 5 here"):
         read_result("", run)

@@ -87,13 +87,13 @@ class ProbeTrainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(cfg.SEED)
             self.classifier = LinearClassifier(dim, num_classes, cfg.MODEL.FEATURE_NORM).to(device)
-        self.model: nn.Module = self.classifier
+        self.ddp_model: nn.Module = self.classifier  # what a step runs: the classifier, DDP-wrapped across ranks
         if comm.is_distributed():  # FEATURE_NORM bn: statistics of the global batch (SyncBN needs GPUs)
             sync = device.type == "cuda"
-            self.model = DistributedDataParallel(
+            self.ddp_model = DistributedDataParallel(
                 nn.SyncBatchNorm.convert_sync_batchnorm(self.classifier) if sync else self.classifier
             )
-            self.classifier = self.model.module
+            self.classifier = self.ddp_model.module
         self.optimizer = build_optimizer(cfg, self.classifier)
         self.path = os.path.join(cfg.OUTPUT_DIR, PROBE_LAST)
         self.start_epoch = 0
@@ -138,11 +138,11 @@ class ProbeTrainer:
         for epoch in range(self.start_epoch, cfg.SOLVER.EPOCHS):
             lr = lr_at_epoch(cfg, epoch)
             set_lr(self.optimizer, lr)
-            self.model.train()
+            self.ddp_model.train()
             bar = tqdm(batches(epoch), total=iters_per_epoch, desc=f"probe epoch {epoch}", leave=False,
                        disable=not comm.is_main_process())  # fmt: skip
             for it, (x, y) in enumerate(bar):
-                loss = F.cross_entropy(self.model(x), y)
+                loss = F.cross_entropy(self.ddp_model(x), y)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()

@@ -32,6 +32,7 @@ from typing import Any
 import cv2
 import numpy as np
 from PIL import Image
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from pretrain.utils import provenance
@@ -242,9 +243,10 @@ def compute_masks(
                         bar.update(len(results))
             else:
                 _init_worker(*init)
-                for outcome, src in map(_one, todo):
-                    summary.count(outcome, src)
-                    bar.update()
+                with threadpool_limits(1):  # one core's work, as a pool worker's (pretrain.utils.processes)
+                    for outcome, src in map(_one, todo):
+                        summary.count(outcome, src)
+                        bar.update()
     summary.bad.sort()
     summary.oversized.sort()
     summary.seconds = time.perf_counter() - start

@@ -7,6 +7,10 @@ worker asks the kernel to kill it when its parent dies (Linux ``PR_SET_PDEATHSIG
 Ctrl-C, which the parent handles: when the block using :func:`worker_pool` ends by an exception,
 Ctrl-C's KeyboardInterrupt included, pending work is cancelled and the workers are killed before the
 exception goes on.
+
+A worker is one core's worth of work: its BLAS and OpenMP pools are cut to one thread (those
+already loaded by ``threadpoolctl``, those loaded later by their environment variables), since N
+workers each spinning a pool of N threads on N cores run slower than one process alone.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from threadpoolctl import threadpool_limits
+
+ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # read by the pools as they load
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -39,9 +46,12 @@ def die_with(parent: int) -> None:
 
 
 def start_worker(parent: int, initializer: Callable[..., None] | None = None, initargs: tuple = ()) -> None:
-    """A pool worker's first call: die with ``parent``, leave Ctrl-C to it, then ``initializer(*initargs)``."""
+    """A pool worker's first call: die with ``parent``, leave Ctrl-C to it, one thread per native pool
+    (see the module docstring), then ``initializer(*initargs)``."""
     die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.update(dict.fromkeys(ONE_THREAD, "1"))
+    threadpool_limits(1)
     if initializer is not None:
         initializer(*initargs)
 

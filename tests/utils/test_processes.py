@@ -97,3 +97,16 @@ def test_map_unordered_reads_items_as_the_window_frees_up():
 
 def _squares(chunk: list[int]) -> list[int]:
     return call_each(_square, chunk)
+
+
+def _native_threads(_: int) -> int:
+    import numpy  # noqa: F401  (its BLAS pool is what a saliency worker would spin)
+    from threadpoolctl import threadpool_info
+
+    return max(pool["num_threads"] for pool in threadpool_info())
+
+
+def test_a_worker_runs_its_native_pools_on_one_thread():
+    """N workers on N cores: each BLAS or OpenMP pool in a worker has one thread, not one per core."""
+    with worker_pool(2) as pool:
+        assert list(pool.map(_native_threads, range(2))) == [1, 1]

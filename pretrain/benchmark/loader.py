@@ -66,18 +66,21 @@ def instance_layout(photos: str, root: str) -> str:
     return root
 
 
-def children_cpu_seconds() -> float:
-    """User + system CPU seconds of this process's live children (a DataLoader's workers), from /proc."""
-    total, me = 0, os.getpid()
+def children_cpu_seconds(skip: frozenset[int] = frozenset()) -> dict[int, float]:
+    """User + system CPU seconds of each of this process's children, by pid, from /proc; ``skip`` names
+    pids left out (children that were there before the loader's workers started)."""
+    seconds, me = {}, os.getpid()
     for pid in filter(str.isdigit, os.listdir("/proc")):
+        if int(pid) in skip:
+            continue
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:  # gone meanwhile
             continue
         if int(fields[1]) == me:  # ppid; utime and stime are fields 14 and 15 of stat(5)
-            total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
+            seconds[int(pid)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return seconds
 
 
 @dataclass
@@ -116,13 +119,14 @@ def timed_epoch(loader: DataLoader, sampler: EpochSampler, epoch: int, warmup: i
     sampler.set_epoch(epoch)
     loader.dataset.set_epoch(epoch)
     cpu0 = time.thread_time() if in_process else 0.0  # forked workers start at 0
+    others = frozenset(children_cpu_seconds())  # not the loader's: counting them would deflate the rate
     it, pasted = iter(loader), 0
     for k in range(len(loader)):
         if k == warmup:
             tic = time.perf_counter()
         pasted += _pasted(next(it))
     seconds = time.perf_counter() - tic
-    cpu_seconds = time.thread_time() - cpu0 if in_process else children_cpu_seconds()
+    cpu_seconds = time.thread_time() - cpu0 if in_process else sum(children_cpu_seconds(others).values())
     del it  # stops the workers
     return EpochTime(
         (len(loader) - warmup) * loader.batch_size, seconds, len(loader) * loader.batch_size, cpu_seconds, pasted

@@ -1,6 +1,8 @@
 """The loader benchmark's library: layout, timed passes per core, overheads, the stage breakdown."""
 
 import os
+import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -60,6 +62,22 @@ def test_timed_passes_count_the_loaders_cpu(voc, workers):
     tick = 1 / os.sysconf("SC_CLK_TCK")  # worker CPU time is counted in clock ticks: allow two
     cpu_s, wall_s = 8 / result.images_per_cpu_s, 8 / result.images_per_s
     assert cpu_s <= wall_s * max(1, workers) / 0.9 + 2 * tick
+
+
+def test_a_busy_child_that_is_not_a_worker_is_not_counted(voc):
+    """A child process of the timing process's own (a test runner's, a shell's) spins through the pass:
+    the workers' CPU alone is counted, so the per-core rate stays near the wall-clock one."""
+    cfg, ds = _fast(voc, "1.0", 1)
+    batches, sampler = build_train_batches(cfg, ds, None)
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        while bench.children_cpu_seconds().get(busy.pid, 0) < 0.2:  # it has spent CPU before the pass
+            pass
+        result = bench.pass_of([bench.timed_epoch(bench.worker_half(batches), sampler, 0, 0)])
+    finally:
+        busy.kill()
+        busy.wait()
+    assert 8 / result.images_per_cpu_s < 0.2 + 8 / result.images_per_s
 
 
 def test_a_pass_of_several_epochs_times_each_after_its_warm_up(voc):

@@ -1,12 +1,16 @@
-"""Launched by test_distributed.py, under torchrun or alone: train a tiny config, dump state.
+"""Launched by test_distributed.py, under torchrun or alone: train tiny configs, dump their state.
 
 Registers a BatchNorm-free backbone (per-rank BN statistics would make a 2-process run differ
 from a single process by design) through BACKBONE_REGISTRY, the way users plug in their own;
 MODEL.BACKBONE.NAME in the options trains another. MoCo runs also dump the queue after every step.
+Under torchrun it trains every scenario of one JSON argument ({name: options}) in turn, in one process
+group: starting 2 processes costs more than a tiny run.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 
 import torch
@@ -35,8 +39,13 @@ def tiny_no_bn(*, width: float, cifar_stem: bool) -> nn.Module:
 
 
 def main(cache_dir: str, output_dir: str, *opts: str) -> None:
+    """One run in this process (the single-process reference)."""
+    train_and_dump(comm.init_distributed(), cache_dir, output_dir, *opts)
+
+
+def train_and_dump(device: torch.device, cache_dir: str, output_dir: str, *opts: str) -> None:
+    """Train the tiny config with ``opts`` on ``device`` and write this rank's state to ``output_dir``."""
     torch.set_num_threads(1)
-    device = comm.init_distributed()
     cfg = tiny_config(cache_dir, output_dir, "MODEL.BACKBONE.NAME", "tiny_no_bn", *opts)
     trainer = Trainer(cfg, device)
     moco = cfg.MODEL.METHOD == "moco_v2"
@@ -59,8 +68,11 @@ def main(cache_dir: str, output_dir: str, *opts: str) -> None:
         state.update(bank=trainer.criterion.bank.features, negatives=negatives)
     torch.save(state, f"{output_dir}/rank{comm.get_rank()}_of{comm.get_world_size()}.pt")
     trainer.close()
-    comm.destroy_distributed()
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    cache, root, scenarios = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    rank_device = comm.init_distributed()
+    for name, options in scenarios.items():
+        train_and_dump(rank_device, cache, os.path.join(root, name), *options)
+    comm.destroy_distributed()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 import signal
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -20,6 +22,20 @@ from pretrain.engine import Trainer
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.environ.get("DILO_SHARED_DATA", os.path.join(REPO, "..", "shared", "data"))
 TOOLS = os.path.join(REPO, "tools")
+# The modules that hold the suite's longest items (the demo's end-to-end run; the probes' pretrained backbone,
+# made by whichever of the two probe modules comes first), started first so that the test processes end together.
+LONGEST_FIRST = (
+    "tests/tools/test_pretrain_tool.py",
+    "tests/tools/test_linear_probe.py",
+    "tests/tools/test_knn_eval.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules of ``LONGEST_FIRST`` first, in that order; pytest-xdist hands modules out in this order."""
+    rank = {path: k for k, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest as collected
+
 
 TINY = [
     "DATA.SOURCE", "embedded",
@@ -43,6 +59,21 @@ TINY = [
     "LOG.PERIOD", "1",
     "CHECKPOINT.KEEP_PERIOD", "0",
 ]  # fmt: skip
+
+
+@contextmanager
+def session_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[str]:
+    """A folder of this test session, shared by its processes (pytest-xdist runs one per core), held under a lock
+    while the block runs: what one process makes there (an expensive fixture's files), the others reuse."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    folder.mkdir(exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield str(folder)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def shared_data(*parts: str) -> str:

@@ -9,6 +9,7 @@ import torch
 
 from pretrain.models.weights import load_frozen
 from pretrain.probe.knn_eval import project
+from tests.conftest import session_folder
 from tests.probe.helpers import assert_distinct_features, folder_args, load_tool, probe_data, scenes15
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -18,7 +19,8 @@ TOOL = load_tool("knn_eval")
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return probe_data(str(tmp_path_factory.getbasetemp() / "probe_data"))
+    with session_folder(tmp_path_factory, "probe_data") as folder:  # made once, whichever process comes first
+        return probe_data(folder)
 
 
 def _run(root, weights, out, *opts):

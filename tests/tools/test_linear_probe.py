@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from pretrain.probe import cache
+from tests.conftest import session_folder
 from tests.probe.helpers import assert_distinct_features, folder_args, load_tool, probe_data
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -15,7 +16,8 @@ TOOL = load_tool("linear_probe")
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return probe_data(str(tmp_path_factory.getbasetemp() / "probe_data"))
+    with session_folder(tmp_path_factory, "probe_data") as folder:  # made once, whichever process comes first
+        return probe_data(folder)
 
 
 def _run(root, weights, out, *opts, resume=False):

@@ -152,7 +152,8 @@ class Trainer:
                 self._log(epoch=epoch, iter=self.iter, loss=loss, lr=lr, ims_per_s=ims)
                 loss_sum.zero_()
                 window_iters, tic = 0, time.perf_counter()
-            if self.iter % check_every == 0 and comm.any_rank(self._stop_requested, self.device):
+            asks = self.iter % check_every == 0 or self.iter == iters  # an epoch shorter than check_every asks too
+            if asks and comm.any_rank(self._stop_requested, self.device):
                 bar.close()
                 self._window_loss(loss_sum, window_iters)  # the steps since the last log must be finite to be saved
                 return False

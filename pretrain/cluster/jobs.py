@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-EXIT_INTERRUPTED = 75  # tools/pretrain.py's status after saving on SIGTERM
-
 
 @dataclass(frozen=True)
 class Tool:

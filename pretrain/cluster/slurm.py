@@ -21,7 +21,7 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -29,7 +29,7 @@ import submitit
 
 from pretrain.utils.processes import die_with
 
-from .jobs import EXIT_INTERRUPTED, TOOLS, Resources, Tool, tool_argv
+from .jobs import TOOLS, Resources, Tool, tool_argv
 
 TOOLS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tools")
 
@@ -38,13 +38,15 @@ TOOLS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path
 class ToolJob:
     """One try of ``tools/<tool>.py argv`` in a submitit task; checkpointable (see the module docstring).
 
-    Calling it runs the tool to its end: 0 when it finished. A tool stopped by the job's signal hands the job back
-    to submitit, which requeues it (task 0 does not return). Any other end raises RuntimeError naming the status.
+    Calling it runs the tool to its end: 0 when it finished. A tool that ends unfinished after the job's signal
+    (pretraining's 75, a tool killed by the SIGTERM, reproduce's error for an interrupted run) hands the job back to
+    submitit, which requeues it (task 0 does not return); the next try fails for good if the cause was another.
+    Any other end raises RuntimeError naming the status.
     """
 
     tool: str
     argv: list[str]
-    tries: int = field(default=1)
+    tries: int = 1
 
     def __call__(self) -> int:
         tool = TOOLS[self.tool]
@@ -68,7 +70,7 @@ class ToolJob:
         status = child.wait()
         if status == 0:
             return 0
-        if stopped and status in (EXIT_INTERRUPTED, -signal.SIGTERM):
+        if stopped:
             print(f"dilo: {self.tool} stopped by {signal.Signals(stopped[0]).name}: requeued", flush=True)
             requeue(usr, None)
             return status

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from tests.conftest import TINY
+from tests.reliability.test_kills import _children
 
 submitit = pytest.importorskip("submitit", reason="submitit is not installed: pip install -e '.[cluster]'")
 
@@ -24,19 +25,6 @@ TWO_TASKS = Resources(gpus_per_node=0, tasks_per_node=2, cpus_per_task=1, timeou
 def _options(cache: str) -> list[str]:
     return [*TINY, "DATA.EMBEDDED.CACHE_DIR", cache, "DATA.EMBEDDED.MASKS", "true", "SOLVER.EPOCHS", str(EPOCHS),
             "SOLVER.STEPS", "(4,)", "TEST.KNN_PERIOD", "0", "TEST.LINEAR_PROBE", "False"]  # fmt: skip
-
-
-def _tasks(controller: int) -> list[int]:
-    """The pids of the local job's tasks: its controller's children."""
-    tasks = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if int(f.read().rsplit(")", 1)[1].split()[1]) == controller:
-                    tasks.append(int(pid))
-        except OSError:
-            continue
-    return tasks
 
 
 def _tensors(obj, prefix: str = "") -> dict[str, torch.Tensor]:
@@ -58,7 +46,7 @@ def jobs(embedded_cache, tmp_path_factory):
     while not (metrics.exists() and metrics.read_text().count("\n") >= 3):
         assert not split.done() and time.time() < deadline, split.stdout()
         time.sleep(0.1)
-    tasks = _tasks(int(split.job_id))
+    tasks = _children(int(split.job_id))  # the local job's controller starts its tasks
     assert len(tasks) == 2, tasks
     for pid in tasks:
         os.kill(pid, signal.SIGUSR2)

@@ -103,7 +103,8 @@ class WorkerBatch(NamedTuple):
                 level = next(levels)
                 row[4:] = *s.paste.window.shape, s.paste.whole, s.paste.blur, level if gray else 0
         ints, floats = photometric_columns([s.photometric for s in samples])
-        masks = np.zeros((len(jobs), own[:, 4].max(initial=1), own[:, 5].max(initial=1)), np.uint8)
+        height, width = own[:, _INT["mask_height"]].max(initial=1), own[:, _INT["mask_width"]].max(initial=1)
+        masks = np.zeros((len(jobs), height, width), np.uint8)
         for mask, job in zip(masks, jobs, strict=True):
             mask[: job.window.shape[0], : job.window.shape[1]] = job.window
         tiles = np.zeros((0, 1, 1, 3), np.uint8) if gray else np.stack([job.tile for job in jobs])

@@ -34,7 +34,7 @@ LONGEST_FIRST = (
 
 def pytest_configure(config: pytest.Config) -> None:
     """In each of pytest-xdist's processes (one per core), BLAS runs on one thread: a pool of one thread per core
-    in every process oversubscribes the cores (the saliency methods' tests took 2.5x longer with two)."""
+    in every process would oversubscribe the cores."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         threadpool_limits(1, user_api="blas")
 

@@ -46,10 +46,12 @@ def die_with(parent: int) -> None:
 
 
 def start_worker(parent: int, initializer: Callable[..., None] | None = None, initargs: tuple = ()) -> None:
-    """A pool worker's first call: die with ``parent``, leave Ctrl-C to it, one thread per native pool
-    (see the module docstring), then ``initializer(*initargs)``."""
+    """A pool worker's first call: die with ``parent``, leave Ctrl-C to it, the platform's default start method
+    for the processes it starts (forked DataLoader workers on Linux, as in a run of its own), one thread per
+    native pool (see the module docstring), then ``initializer(*initargs)``."""
     die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    multiprocessing.set_start_method(None, force=True)  # a spawned process would spawn its DataLoader workers too
     os.environ.update(dict.fromkeys(ONE_THREAD, "1"))
     threadpool_limits(1)
     if initializer is not None:

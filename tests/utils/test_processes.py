@@ -110,3 +110,16 @@ def test_a_worker_runs_its_native_pools_on_one_thread():
     """N workers on N cores: each BLAS or OpenMP pool in a worker has one thread, not one per core."""
     with worker_pool(2) as pool:
         assert list(pool.map(_native_threads, range(2))) == [1, 1]
+
+
+def _start_method(_: int) -> str:
+    import multiprocessing
+
+    return multiprocessing.get_start_method()
+
+
+def test_a_worker_starts_its_own_processes_as_the_platform_does():
+    """A spawned worker's DataLoader workers start as in a run of its own (forked on Linux), not spawned: a
+    spawned DataLoader worker imports torch again, seconds for every loader a run makes."""
+    with worker_pool(1) as pool:
+        assert pool.submit(_start_method, 0).result() == ("fork" if sys.platform == "linux" else "spawn")

@@ -28,3 +28,11 @@ def mean_interval(values: list[float]) -> tuple[float, float, float]:
     mean, std = mean_std(values)
     half = t_quantile_975(len(values) - 1) * std / math.sqrt(len(values)) if len(values) > 1 else 0.0
     return mean, mean - half, mean + half
+
+
+def prediction_interval(values: list[float]) -> tuple[float, float]:
+    """The 95% t prediction interval of one more draw from the population of ``values`` (at least 2):
+    mean +- t(n - 1) sd sqrt(1 + 1/n). A new run is expected inside it 95% of the time."""
+    mean, std = mean_std(values)
+    half = t_quantile_975(len(values) - 1) * std * math.sqrt(1 + 1 / len(values))
+    return mean - half, mean + half

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""Training throughput of ResNet-50 at 224 px on synthetic input: the plain network, and the
-instance-discrimination step (loss + bank) with K = 4096 / 65536, per-sample or shared negatives.
+"""Training throughput of ResNet-50 at 224 px on synthetic input: the plain network, the
+instance-discrimination step (loss + bank) with K = 4096 / 65536, per-sample or shared negatives, and
+a MoCo v2 step (key encoder and a queue of 65,536 keys), each with its peak device memory.
 The logic lives in :mod:`pretrain.benchmark.train_step`.
 
     python tools/bench_pretrain.py                          # GPU if present: bf16 + channels_last

@@ -1,4 +1,5 @@
-"""tools/bench_pretrain.py on a tiny step: the plain step, then each K and way of drawing negatives, relative to it."""
+"""tools/bench_pretrain.py on a tiny step: the plain step, then each K and way of drawing negatives and MoCo v2,
+relative to it."""
 
 import json
 
@@ -10,7 +11,7 @@ TOOL = load_tool("bench_pretrain")
 def test_one_row_per_setting_relative_to_the_plain_step(capsys, one_thread):
     args = ["--backbone", "resnet18", "--batch", "2", "--size", "32", "--iters", "1", "--warmup", "0"]
     rows = TOOL.main(TOOL.parse_args([*args, "--bank-size", "64"]))
-    names = ["plain", "K=4096 per-sample", "K=4096 shared", "K=65536 per-sample", "K=65536 shared"]
+    names = ["plain", "K=4096 per-sample", "K=4096 shared", "K=65536 per-sample", "K=65536 shared", "MoCo v2 K=65536"]
     assert [r["setting"] for r in rows] == names
     plain = rows[0]["images_per_s"]
     assert rows[0]["relative"] == 1.0
@@ -19,6 +20,7 @@ def test_one_row_per_setting_relative_to_the_plain_step(capsys, one_thread):
         slack = 0.05 * (1 + r["relative"]) + 0.0005 * plain
         assert r["images_per_s"] > 0 and abs(r["relative"] * plain - r["images_per_s"]) <= slack
         assert (r["device"], r["backbone"], r["batch"], r["size"], r["amp_bf16"]) == ("cpu", "resnet18", 2, 32, False)
+        assert r["peak_memory_mb"] is None  # the device's peak: none on the CPU
     printed = capsys.readouterr().out.splitlines()
-    assert [json.loads(line) for line in printed[:5]] == rows
-    assert printed[6].split() == ["setting", "images/s", "relative"] and printed[7].split()[0] == "plain"
+    assert [json.loads(line) for line in printed[:6]] == rows
+    assert printed[7].split() == ["setting", "images/s", "relative", "peak", "MB"] and printed[8].split()[0] == "plain"

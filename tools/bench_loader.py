@@ -42,9 +42,8 @@ import cv2
 import torch
 
 from pretrain.benchmark import loader as bench
-from pretrain.config import load_config
 from pretrain.config.defaults import BACKENDS
-from pretrain.data import build_train_batches, build_train_dataset, reduced_decode
+from pretrain.data import build_train_dataset, reduced_decode
 from pretrain.engine import Trainer
 from pretrain.saliency.batch import compute_masks
 from pretrain.utils.image_io import list_images
@@ -100,17 +99,10 @@ def main() -> None:
     warmup = max(1, args.workers) if args.warmup is None else args.warmup
     if args.batch is None:
         args.batch = max(1, min(64, len(list_images(data)) // (warmup + TIMED_BATCHES)))
-    rows, configs, batches, loaders = [], [], [], []  # batches: the training batches; loaders: what is timed
-    for backend in args.backends:
-        for s in settings:
-            opts = ["SOLVER.IMS_PER_BATCH", args.batch, "DATA.NUM_WORKERS", args.workers, "COPY_PASTE.TEXTURE_ROOT"]
-            opts += [args.textures, "COPY_PASTE.MASK_ROOT", masks or "", "COPY_PASTE.MASK_PACK", pack]
-            opts += ["INPUT.BACKEND", backend, *args.opts]
-            opts += [x for key, value in s.items() for x in (f"COPY_PASTE.{key}", value)]
-            configs.append(load_config("", [str(x) for x in opts]))
-            batches.append(build_train_batches(configs[-1], build_train_dataset(configs[-1], data), device)[0])
-            loaders.append((bench.worker_half(batches[-1]), batches[-1].sampler))
-            rows.append(bench.Row(backend, s))
+    opts = ["SOLVER.IMS_PER_BATCH", args.batch, "DATA.NUM_WORKERS", args.workers, "COPY_PASTE.TEXTURE_ROOT"]
+    opts += [args.textures, "COPY_PASTE.MASK_ROOT", masks or "", "COPY_PASTE.MASK_PACK", pack, *args.opts]
+    arms = bench.build_arms(data, settings, args.backends, device, opts)
+    loaders, rows = [arm.timed for arm in arms], [arm.row for arm in arms]
     loader = loaders[0][0]
     if len(loader) <= warmup:
         raise SystemExit(
@@ -123,35 +115,33 @@ def main() -> None:
     results = [r.summary() for r in rows]
     bench.add_overheads(results)
     if args.breakdown:  # the gpu rows' stages, their epochs in turn
-        gpu = [(r, cfg) for r, cfg in zip(results, configs, strict=True) if r["backend"] == "gpu"]
+        gpu = [(r, arm.config) for r, arm in zip(results, arms, strict=True) if r["backend"] == "gpu"]
         datasets = [build_train_dataset(cfg, data) for _, cfg in gpu]
         breakdowns = bench.stage_breakdowns(datasets, args.batch, args.breakdown_epochs)
         for (result, _), stages in zip(gpu, breakdowns, strict=True):
             result["breakdown_ms"] = stages
-    for result, cfg, finished, (loader, _) in zip(results, configs, batches, loaders, strict=True):
+    for result, arm in zip(results, arms, strict=True):
+        loader = arm.timed[0]
         result |= {"workers": args.workers, "batch": args.batch, "epochs": epochs, "timed_images": timed}
         result |= {"images": epochs * len(loader) * args.batch, "warmup": warmup}
         result |= {"data": data, "masks": masks, "mask_pack": pack, "device": str(device)}
         result["load_average"] = os.getloadavg()
         result["jpeg_decoder"] = "simplejpeg" if reduced_decode.simplejpeg else "PIL"
         if result["backend"] == "gpu":
-            result["device_images_per_s"] = bench.device_rate(finished, device)
+            result["device_images_per_s"] = bench.device_rate(arm.batches, device)
         if args.train_iters:
             result["train_images_per_s"] = bench.train_rate(
-                lambda cfg=cfg: Trainer(_train_config(cfg, data), device), args.batch, args.train_iters, warmup, device
+                lambda cfg=arm.config: Trainer(bench.train_config(cfg, data, OUTPUT), device),
+                args.batch,
+                args.train_iters,
+                warmup,
+                device,
             )
         print(json.dumps(result), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
     print_table(results, args, epochs, timed)
-
-
-def _train_config(cfg, data: str):
-    cfg = cfg.clone()
-    cfg.defrost()
-    cfg.DATA.TRAIN_ROOT, cfg.DATA.VAL_ROOT, cfg.OUTPUT_DIR = data, "", OUTPUT
-    return cfg
 
 
 def _pair(best: float, median: float) -> str:

@@ -19,9 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
+from fvcore.common.config import CfgNode
 from torch.utils.data import DataLoader
 
 from pretrain.augment.copy_paste import PasteOutcome
+from pretrain.config import load_config
+from pretrain.data import build_train_batches, build_train_dataset
 from pretrain.data.fast_path import FastInstanceFolder, FastPathLoader, WorkerBatch
 from pretrain.data.reduced_decode import decode_rgb, draft_scale, open_encoded, resize_box
 from pretrain.data.resident import ResidentLoader
@@ -184,6 +187,47 @@ class Row:
             "per_core_runs": core,
             "pasted": [p.pasted for p in self.passes],
         }
+
+
+@dataclass
+class Arm:
+    """One (backend, setting) of a benchmark: its config, the batches training would iterate, its row."""
+
+    config: CfgNode
+    batches: DataLoader | FastPathLoader | ResidentLoader
+    row: Row
+
+    @property
+    def timed(self) -> tuple[DataLoader | ResidentLoader, EpochSampler]:
+        """What a pass times (:func:`worker_half`) and the sampler that orders its epochs."""
+        return worker_half(self.batches), self.batches.sampler
+
+
+def build_arms(
+    data: str,
+    settings: Sequence[dict[str, str]],
+    backends: Sequence[str],
+    device: torch.device,
+    opts: Sequence[object] = (),
+) -> list[Arm]:
+    """An :class:`Arm` per backend and setting (COPY_PASTE overrides, :func:`parse_setting`), backends outer,
+    on the ImageNet-layout folder ``data``; ``opts`` are config overrides shared by all (batch, workers, masks)."""
+    arms = []
+    for backend in backends:
+        for setting in settings:
+            pasting = [x for key, value in setting.items() for x in (f"COPY_PASTE.{key}", value)]
+            cfg = load_config("", [str(x) for x in ("INPUT.BACKEND", backend, *opts, *pasting)])
+            batches = build_train_batches(cfg, build_train_dataset(cfg, data), device)[0]
+            arms.append(Arm(cfg, batches, Row(backend, setting)))
+    return arms
+
+
+def train_config(cfg: CfgNode, data: str, output_dir: str) -> CfgNode:
+    """``cfg`` training on ``data`` without a validation set, its run in ``output_dir`` (for :func:`train_rate`)."""
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.DATA.TRAIN_ROOT, cfg.DATA.VAL_ROOT, cfg.OUTPUT_DIR = data, "", output_dir
+    return cfg
 
 
 def interleaved(

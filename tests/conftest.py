@@ -27,6 +27,7 @@ TOOLS = os.path.join(REPO, "tools")
 # made by whichever of the two probe modules comes first), started first so that the test processes end together.
 LONGEST_FIRST = (
     "tests/tools/test_pretrain_tool.py",
+    "tests/tools/test_gpu_report.py",
     "tests/tools/test_linear_probe.py",
     "tests/tools/test_knn_eval.py",
 )

@@ -159,9 +159,15 @@ def class_names(num_classes: int) -> list[str]:
     return [f"{k:02d}_{SHAPES[k % len(SHAPES)]}" for k in range(num_classes)]
 
 
-def _write(root: str, spec: EmbeddedSpec) -> None:
+def background_pool(spec: EmbeddedSpec) -> np.ndarray:
+    """The set's ``num_backgrounds`` backgrounds, shared by all classes: (n, s, s, 3) floats in [0, 1], s 1.5x
+    the image's side (an image shows a window of one)."""
     rng = np.random.default_rng([spec.seed, 2])
-    backgrounds = np.stack([_background(rng, spec.image_size * 3 // 2) for _ in range(spec.num_backgrounds)])
+    return np.stack([_background(rng, spec.image_size * 3 // 2) for _ in range(spec.num_backgrounds)])
+
+
+def _write(root: str, spec: EmbeddedSpec) -> None:
+    backgrounds = background_pool(spec)
     names = class_names(spec.num_classes)
     for split, count in (("train", spec.train_per_class), ("val", spec.val_per_class)):
         for label, name in enumerate(names):

@@ -50,6 +50,9 @@ _C.DATA.EMBEDDED.IMAGE_SIZE = 64  # pixels (square)
 _C.DATA.EMBEDDED.NUM_BACKGROUNDS = 30  # pool of backgrounds shared by all classes
 _C.DATA.EMBEDDED.OBJECT_SIZE = (0.2, 0.3)  # object radius range, fraction of the image side
 _C.DATA.EMBEDDED.SEED = 0  # the set is a pure function of these keys
+# Share of each class's images whose background comes from the class's own part of the pool (0: all shared;
+# configs/pretrain/demo_class_backgrounds.yaml: backgrounds that carry the class, as ImageNet's do)
+_C.DATA.EMBEDDED.CLASS_BACKGROUNDS = 0.0
 # Masks the embedded set gives copy-paste: "true" (the generator's), or a saliency method
 # ("rbd", "gs", "mc") run on its training images once (by tools/pretrain.py's setup) and cached beside them.
 _C.DATA.EMBEDDED.MASKS = "rbd"
@@ -181,6 +184,7 @@ RULES = {
     "DATA.EMBEDDED.OBJECT_SIZE": Within(0, 0.5, open_low=True, ordered=True),
     "DATA.EMBEDDED.MASKS": OneOf(EMBEDDED_MASKS),
     "DATA.EMBEDDED.SEED": NON_NEGATIVE,
+    "DATA.EMBEDDED.CLASS_BACKGROUNDS": PROBABILITY,
     "COPY_PASTE.PROB": PROBABILITY,
     "COPY_PASTE.MASK_THRESHOLD": PROBABILITY,
     "COPY_PASTE.MISSING_MASKS": OneOf(MISSING_MASKS),

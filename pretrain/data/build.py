@@ -28,7 +28,14 @@ from .sampler import EpochSampler
 def embedded_spec(cfg: CfgNode) -> EmbeddedSpec:
     e = cfg.DATA.EMBEDDED
     return EmbeddedSpec(
-        e.NUM_CLASSES, e.TRAIN_PER_CLASS, e.VAL_PER_CLASS, e.IMAGE_SIZE, e.NUM_BACKGROUNDS, tuple(e.OBJECT_SIZE), e.SEED
+        e.NUM_CLASSES,
+        e.TRAIN_PER_CLASS,
+        e.VAL_PER_CLASS,
+        e.IMAGE_SIZE,
+        e.NUM_BACKGROUNDS,
+        tuple(e.OBJECT_SIZE),
+        e.SEED,
+        e.CLASS_BACKGROUNDS,
     )
 
 

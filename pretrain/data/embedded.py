@@ -6,6 +6,8 @@ rotation, shade), so what makes an instance recognizable is mostly what makes it
 photos. Every image sits on a background drawn from one pool shared by all classes: the
 background is strong, instance-specific evidence that carries no class information, which is
 exactly the shortcut copy-paste removes. True foreground masks are saved beside the images.
+A variant (``class_backgrounds``) draws most of a class's backgrounds from its own part of the pool,
+so that backgrounds carry class information as ImageNet's do: the backgrounds benchmark's set.
 
 The set is a pure function of its parameters. It is written once, atomically, into
 ``<cache_dir>/<fingerprint>/`` with the ImageNet layout::
@@ -40,11 +42,17 @@ class EmbeddedSpec:
     num_backgrounds: int = 30
     object_size: tuple[float, float] = (0.2, 0.3)  # radius range, as a fraction of the side
     seed: int = 0
+    # The share of each class's images whose background comes from the class's own part of the pool
+    # (backgrounds k, k + C, k + 2C... of class k, C classes), the rest from the whole pool: backgrounds that
+    # carry class information, as ImageNet's do. 0: every class shares the whole pool (the default set).
+    class_backgrounds: float = 0.0
 
     def fingerprint(self) -> str:
         # version 2: mask folders carry a provenance record; a cache of an older dilo, whose mask folders have
-        # none (and are refused by the saliency tool), is not reused.
-        blob = json.dumps({**asdict(self), "version": 2}, sort_keys=True)
+        # none (and are refused by the saliency tool), is not reused. class_backgrounds 0 is left out: the
+        # default set keeps the fingerprint it had before the key existed.
+        fields = {k: v for k, v in asdict(self).items() if k != "class_backgrounds" or v}
+        blob = json.dumps({**fields, "version": 2}, sort_keys=True)
         return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
@@ -147,11 +155,20 @@ def render(
     yy, xx = (np.mgrid[0:size, 0:size] - center[::-1, None, None]) / radius
     gx, gy = rng.normal(0, 0.15, 2)
     obj = np.clip(color * (1 + gx * xx + gy * yy)[..., None], 0, 1)
-    bg = backgrounds[rng.integers(len(backgrounds))]
+    bg = backgrounds[_background_index(spec, rng, label, len(backgrounds))]
     off = rng.integers(0, bg.shape[0] - size + 1, 2)
     bg = bg[off[0] : off[0] + size, off[1] : off[1] + size]
     image = alpha[..., None] * obj + (1 - alpha[..., None]) * bg
     return (image * 255 + 0.5).astype(np.uint8), np.where(alpha >= 0.5, 255, 0).astype(np.uint8)
+
+
+def _background_index(spec: EmbeddedSpec, rng: np.random.Generator, label: int, pool: int) -> int:
+    """The pool index of an image's background (see ``EmbeddedSpec.class_backgrounds``); the default set draws
+    once from the whole pool, as it always has."""
+    if spec.class_backgrounds and rng.uniform() < spec.class_backgrounds:
+        own = range(label, pool, spec.num_classes)
+        return own[rng.integers(len(own))]
+    return int(rng.integers(pool))
 
 
 def class_names(num_classes: int) -> list[str]:
@@ -185,6 +202,11 @@ def ensure_embedded(spec: EmbeddedSpec, cache_dir: str) -> str:
     """The set's folder, generated first if absent (atomically: a half-written set never shows)."""
     if spec.num_classes > len(SHAPES):
         raise ValueError(f"DATA.EMBEDDED.NUM_CLASSES must be at most {len(SHAPES)}, got {spec.num_classes}")
+    if spec.class_backgrounds and spec.num_backgrounds < spec.num_classes:
+        raise ValueError(
+            f"DATA.EMBEDDED.CLASS_BACKGROUNDS needs a background per class at least: DATA.EMBEDDED.NUM_BACKGROUNDS "
+            f"is {spec.num_backgrounds}, DATA.EMBEDDED.NUM_CLASSES {spec.num_classes}"
+        )
     if not 0 < spec.object_size[0] <= spec.object_size[1] <= 0.5:
         raise ValueError(f"DATA.EMBEDDED.OBJECT_SIZE must be 0 < min <= max <= 0.5, got {spec.object_size}")
     root = os.path.join(os.path.expanduser(cache_dir), spec.fingerprint())

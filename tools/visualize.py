@@ -5,6 +5,7 @@
     python tools/visualize.py neighbors --queries Q --gallery G --model base=A.pth --model dilo=B.pth --out nn.png
     python tools/visualize.py gradients --images IMAGES --masks MASKS --train LABELED --model base=A.pth --out grad.png
     python tools/visualize.py saliency --images IMAGES --masks MASKS --out saliency.png
+    python tools/visualize.py backgrounds --images IMAGES --masks MASKS --out backgrounds.png
 
 Every figure has one row per image: the first --num images of the sorted tree, or --num random
 ones with --random, drawn with --seed. Models are NAME=PATH (or PATH) of a pretraining
@@ -17,6 +18,8 @@ neighbors: Figs. 2/5: each query's --k nearest gallery images, per model, by cos
 gradients: Figs. 7-13: |d class score / d pixels| of a linear classifier on frozen features
   (fitted on --train, or loaded from --classifiers), over the image, per model.
 saliency: Fig. 3: each saliency method's map of the same images.
+backgrounds: the backgrounds benchmark's variants of each image (ImageNet-9's protocol; the mixed
+  backgrounds are drawn, with --seed, from the other images of --images).
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ import torch
 
 from pretrain.augment.backgrounds import texture_source
 from pretrain.data.labeled import LabeledImages
+from pretrain.diagnosis.background_benchmark import masked_test_set
 from pretrain.diagnosis.class_gradient import TARGETS, classifier_for
 from pretrain.diagnosis.models import load_models
 from pretrain.diagnosis.neighbors import model_neighbors
 from pretrain.models.frozen import SPACES
 from pretrain.saliency import build_saliency, small_image_options
 from pretrain.utils.image_io import list_images, load_rgb
+from pretrain.visualize.backgrounds import backgrounds_figure
 from pretrain.visualize.copy_paste import copy_paste_figure, load_samples
 from pretrain.visualize.gradients import Explained, gradients_figure
 from pretrain.visualize.grid import write_png
@@ -84,7 +89,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     sa.add_argument("--small-images", action="store_true", help="RBD/GS settings for ~64 px images (the demo's)")
     sa.set_defaults(run=saliency)
 
-    for sp, out in ((nn, "neighbors.png"), (gr, "gradients.png"), (sa, "saliency.png")):
+    bg = sub.add_parser("backgrounds", help="the backgrounds benchmark's variants of a few images")
+    bg.add_argument("--images", required=True, help="labeled image folder root/<class>/<image>")
+    bg.add_argument("--masks", required=True, help="foreground masks mirroring --images")
+    bg.add_argument("--frame", type=int, default=0, help="bring the images to this square frame (0: as they are)")
+    bg.set_defaults(run=backgrounds)
+
+    for sp, out in ((nn, "neighbors.png"), (gr, "gradients.png"), (sa, "saliency.png"), (bg, "backgrounds.png")):
         sp.add_argument("--num", type=int, default=6, help="images, one row each (default: 6)")
         sp.add_argument("--random", action="store_true", help="draw the images at random instead of the first ones")
         sp.add_argument("--seed", type=int, default=0, help="seed of the image draw (default: 0)")
@@ -179,6 +190,12 @@ def saliency(args: argparse.Namespace) -> None:
         args.out,
         f"{len(images)} images, {len(methods)} methods",
     )
+
+
+def backgrounds(args: argparse.Namespace) -> None:
+    test = masked_test_set(LabeledImages.from_folder(args.images), args.masks, frame=args.frame)
+    shown = pick(list(range(len(test.images))), args.num, args.seed, args.random)
+    save(backgrounds_figure(test, shown, args.seed, **cell(args)), args.out, f"{len(shown)} images")
 
 
 def main(args: argparse.Namespace) -> None:

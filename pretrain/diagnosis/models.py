@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from pretrain.models.frozen import FrozenModel
-from pretrain.models.weights import load_frozen
+from pretrain.models.weights import BackboneSpec, load_frozen
 
 
 def model_spec(text: str) -> tuple[str, str]:
@@ -22,8 +22,14 @@ def model_spec(text: str) -> tuple[str, str]:
     return name, path
 
 
-def load_models(texts: list[str], size: int | None = None, space: str = "penultimate") -> list[FrozenModel]:
-    """The models of ``texts``, each at ``size`` (default: its checkpoint's INPUT.SIZE, else 224) in ``space``.
+def load_models(
+    texts: list[str],
+    size: int | None = None,
+    space: str = "penultimate",
+    random: tuple[BackboneSpec, int] | None = None,
+) -> list[FrozenModel]:
+    """The models of ``texts``, each at ``size`` (default: its checkpoint's INPUT.SIZE, else 224) in ``space``;
+    a PATH "random" is ``random``'s untrained backbone, at ``size`` or else ``random``'s own input size.
 
     Names must be distinct (they label figures and tables).
     """
@@ -31,4 +37,10 @@ def load_models(texts: list[str], size: int | None = None, space: str = "penulti
     names = [name for name, _ in specs]
     if len(set(names)) != len(names):
         raise ValueError(f"model names must be distinct, got {names}: name them as NAME=PATH")
-    return [load_frozen(path, name=name, space=space, size=size or 0) for name, path in specs]
+    backbone, random_size = random or (None, 0)
+    return [
+        load_frozen(
+            path, name=name, space=space, size=size or (random_size if path == "random" else 0), random=backbone
+        )
+        for name, path in specs
+    ]

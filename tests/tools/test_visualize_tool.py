@@ -76,6 +76,13 @@ def test_saliency(tmp_path):
     assert size(out) == (HEADER + 2 * (120 + GAP), 4 * (180 + GAP) - GAP)
 
 
+def test_backgrounds(tmp_path, tiny):
+    root, _ = tiny
+    out = tmp_path / "bg.png"
+    run("backgrounds", "--images", f"{root}/val", "--masks", f"{root}/masks/val", "--num", "3", "--out", str(out))
+    assert size(out) == (HEADER + 3 * (96 + GAP), 8 * (96 + GAP) - GAP)  # the 8 variants
+
+
 def test_errors_name_what_is_wrong(tmp_path, tiny):
     root, (a, _) = tiny
     tv = tmp_path / "tv.pth"

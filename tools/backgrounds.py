@@ -33,7 +33,13 @@ from pretrain.config import load_config
 from pretrain.data.build import embedded_spec
 from pretrain.data.embedded import ensure_embedded
 from pretrain.data.labeled import LabeledImages
-from pretrain.diagnosis.background_benchmark import evaluate, evaluate_in9, format_table, masked_test_set
+from pretrain.diagnosis.background_benchmark import (
+    built_benchmark,
+    evaluate,
+    format_table,
+    in9_benchmark,
+    masked_test_set,
+)
 from pretrain.diagnosis.backgrounds import VARIANTS
 from pretrain.diagnosis.models import load_models, model_spec
 from pretrain.models.weights import BackboneSpec
@@ -73,20 +79,20 @@ def run_models(args: argparse.Namespace, device: torch.device) -> list[dict]:
     limit = args.challenge_backgrounds or None
     if args.in9:
         train = LabeledImages.from_folder(args.train)
-        return [evaluate_in9(m, train, args.in9, device, args.seed, limit) for m in models]
+        return evaluate(models, train, in9_benchmark(args.in9), device, args.seed, limit)
     if args.images:
         train = LabeledImages.from_folder(args.train)
         test_images = LabeledImages.from_folder(args.images, classes=train.classes)
-        masks = "true" if args.true_masks else args.masks
+        mask_root, masks = args.masks, "true" if args.true_masks else args.masks
         if not args.true_masks:
             print(f"warning: the variants inherit the errors of the masks in {args.masks} (not --true-masks)")
     else:
         root = ensure_embedded(embedded_spec(cfg), cfg.DATA.EMBEDDED.CACHE_DIR)
         train = LabeledImages.from_folder(os.path.join(root, "train"))
         test_images = LabeledImages.from_folder(os.path.join(root, "val"), classes=train.classes)
-        args.masks, masks = os.path.join(root, "masks", "val"), "true"
-    test = masked_test_set(test_images, args.masks, masks, args.frame)
-    return [evaluate(m, train, test, device, args.seed, limit) for m in models]
+        mask_root, masks = os.path.join(root, "masks", "val"), "true"
+    test = masked_test_set(test_images, mask_root, masks, args.frame)
+    return evaluate(models, train, built_benchmark(test, args.seed), device, args.seed, limit)
 
 
 def main(args: argparse.Namespace) -> list[dict]:

@@ -8,7 +8,7 @@ test foregrounds classified right on every background of the test set's Only-BG-
 
 The test set is either built here, from labeled images and their foreground masks (:func:`masked_test_set`,
 :func:`variant_images`: true masks, or saliency masks whose errors the variants inherit), or read from
-the authors' released IN-9 folder (:func:`in9_variant_files`), whose variants were built by them.
+the authors' released IN-9 folder (:func:`in9_benchmark`), whose variants were built by them.
 
 The challenge composites every foreground on every background: F x B images. Their features are
 computed in batches, each batch composited at once; ``limit`` bounds B by a seeded sample of the pool
@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from pretrain.data.labeled import LabeledImages
 from pretrain.models.frozen import FrozenModel
+from pretrain.utils.image_io import load_rgb
 
 from .backgrounds import (
     IN9_CLASSES,
@@ -58,7 +59,7 @@ class ImageFiles(Sequence):
     """Images read (RGB uint8) as they are indexed: a released test set is not held in memory at once."""
 
     def __init__(self, paths: Sequence[str], read: Callable[[str], np.ndarray] | None = None):
-        self.paths, self.read = list(paths), read or read_rgb
+        self.paths, self.read = list(paths), read or (lambda path: np.asarray(load_rgb(path)))
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -181,42 +182,34 @@ def challenge(
     return {**asdict(result), "accuracy": 100 * result.accuracy, "sampled": result.sampled, "seed": seed}
 
 
-def evaluate(
-    model: FrozenModel,
-    train: LabeledImages,
-    test: TestSet,
-    device: torch.device,
-    seed: int = 0,
-    challenge_limit: int | None = None,
-) -> dict:
-    """Accuracy (%) on every variant built from ``test``, BG-Gap (points) and the challenge accuracy of
-    ``model``, its classifier fitted on ``train``'s Original images."""
-    classifier = fit_classifier(model, train, device)
+@dataclass(frozen=True)
+class Benchmark:
+    """What every model is scored on, made once: each variant's images and labels, the challenge's foregrounds
+    and its background pool, and what the report says of the test set."""
+
+    variants: dict[str, tuple[Sequence[np.ndarray], np.ndarray]]
+    foregrounds: TestSet
+    backgrounds: Sequence[np.ndarray]
+    about: dict
+
+
+def built_benchmark(test: TestSet, seed: int = 0) -> Benchmark:
+    """The variants of ``test`` built here (:func:`variant_images`), the challenge on their Only-BG-T pool."""
     variants = variant_images(test, seed)
-    scores = variant_scores(
-        model, classifier, {name: (images, test.labels) for name, images in variants.items()}, device
-    )
-    tried = challenge(model, classifier, test, variants["only_bg_t"], device, challenge_limit, seed)
-    return {**scores, "challenge": tried, "test_images": len(test.images), "dropped": test.dropped, "masks": test.masks}
+    about = {"test_images": len(test.images), "dropped": test.dropped, "masks": test.masks}
+    return Benchmark({v: (x, test.labels) for v, x in variants.items()}, test, variants["only_bg_t"], about)
 
 
-def evaluate_in9(
-    model: FrozenModel, train: LabeledImages, root: str, device: torch.device, seed: int = 0, limit: int | None = None
-) -> dict:
-    """The same on the authors' released IN-9 test set at ``root`` (:func:`read_in9`: their variants as they
-    made them; the challenge over ``original`` with ``fg_mask``, on ``only_bg_t``); ``train`` holds the nine
-    classes' training images, in IN-9's class folders."""
+def in9_benchmark(root: str) -> Benchmark:
+    """The authors' released IN-9 test set at ``root`` (:func:`read_in9`): their variants as they made them, the
+    challenge over ``original`` with ``fg_mask`` on ``only_bg_t``; images are read as they are scored."""
     files = read_in9(root)
-    if list(train.classes) != list(IN9_CLASSES):
-        raise ValueError(f"the training folder {train.root!r} must hold IN-9's class folders {list(IN9_CLASSES)}")
     missing = [v for v in ("original", "fg_mask", "only_bg_t", *MIXED) if v not in files]
     if missing:
         raise ValueError(f"the IN-9 folder {root!r} lacks {missing}")
-    classifier = fit_classifier(model, train, device)
     variants = {
         v: (ImageFiles([p for p, _ in f]), np.array([y for _, y in f])) for v, f in files.items() if v != "fg_mask"
     }
-    scores = variant_scores(model, classifier, variants, device)
     by_stem = {os.path.splitext(os.path.basename(p))[0]: (p, y) for p, y in files["original"]}
     masks = [(m, *by_stem[os.path.splitext(os.path.basename(m))[0]]) for m, _ in files["fg_mask"]]
     test = TestSet(
@@ -227,8 +220,32 @@ def evaluate_in9(
         "the authors' fg_mask",
         0,
     )
-    tried = challenge(model, classifier, test, variants["only_bg_t"][0], device, limit, seed)
-    return {**scores, "challenge": tried, "test_images": len(variants["original"][1]), "masks": test.masks}
+    about = {"test_images": len(variants["original"][1]), "masks": test.masks}
+    return Benchmark(variants, test, variants["only_bg_t"][0], about)
+
+
+def evaluate(
+    models: Sequence[FrozenModel],
+    train: LabeledImages,
+    benchmark: Benchmark,
+    device: torch.device,
+    seed: int = 0,
+    challenge_limit: int | None = None,
+) -> list[dict]:
+    """For each model: accuracy (%) on every variant, BG-Gap (points) and the challenge accuracy, its classifier
+    fitted on ``train``'s Original images, whose classes must be the test set's."""
+    classes = benchmark.foregrounds.classes
+    if list(train.classes) != list(classes):
+        raise ValueError(f"the training folder {train.root!r} must hold the test set's class folders {classes}")
+    results = []
+    for model in models:
+        classifier = fit_classifier(model, train, device)
+        scores = variant_scores(model, classifier, benchmark.variants, device)
+        tried = challenge(
+            model, classifier, benchmark.foregrounds, benchmark.backgrounds, device, challenge_limit, seed
+        )
+        results.append({**scores, "challenge": tried, **benchmark.about})
+    return results
 
 
 def variant_scores(
@@ -264,10 +281,3 @@ def format_table(results: Sequence[dict]) -> str:
     elif c:
         lines.append(f"challenge: {c['foregrounds']} foregrounds, each on all {c['pool']} backgrounds")
     return "\n".join(lines)
-
-
-def read_rgb(path: str) -> np.ndarray:
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise ValueError(f"cannot read image {path!r}")
-    return image[..., ::-1].copy()

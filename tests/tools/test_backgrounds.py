@@ -68,5 +68,5 @@ def test_in9_needs_the_training_images_of_its_classes(tmp_path):
     write_in9(tmp_path / "bg_challenge", tmp_path / "train")
     os.rename(tmp_path / "train" / "08_fish", tmp_path / "train" / "08_fishes")
     args = [*RANDOM, "--in9", str(tmp_path), "--train", str(tmp_path / "train"), "--size", "24"]
-    with pytest.raises(ValueError, match="must hold IN-9's class folders"):
+    with pytest.raises(ValueError, match="must hold the test set's class folders"):
         TOOL.main(TOOL.parse_args(args))

@@ -33,7 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--parts", nargs="+", help="a subset of the parts the plan lists (default: all), in this order")
     p.add_argument("--plan", action="store_true", help="print the plan and exit")
     p.add_argument("--output-dir", default=os.path.join(REPO, "output", "gpu_report"))
-    p.add_argument("--work-dir", help="scratch folder (photos, masks, runs); default: a temporary one, removed")
+    p.add_argument(
+        "--work-dir", help="scratch folder (photos, masks, runs), new or empty; default: a temporary one, removed"
+    )
     return p.parse_args(argv)
 
 
@@ -58,6 +60,9 @@ def main(args: argparse.Namespace) -> dict | None:
 
 
 if __name__ == "__main__":
-    result = main(parse_args())
+    try:
+        result = main(parse_args())
+    except ValueError as exc:  # an unknown part, a work folder in use
+        sys.exit(f"error: {exc}")
     if result is not None and any(p["status"] != "ok" for p in result["parts"]):
         sys.exit(1)

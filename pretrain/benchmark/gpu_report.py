@@ -178,7 +178,12 @@ def _read_rows(path: str) -> tuple[list[dict], list[str]]:
 def run_report(
     ctx: Context, output_dir: str, parts: Sequence[str] = PARTS, echo: Callable[[str], None] = print
 ) -> dict:
-    """Every part of ``parts`` in turn; ``output_dir/report.json`` and ``report.md`` rewritten after each."""
+    """Every part of ``parts`` in turn; ``output_dir/report.json`` and ``report.md`` rewritten after each.
+
+    ``ctx.work_dir`` must be empty or absent: a report measures, it reuses nothing (a finished reproduce run
+    there would be read back as if measured now, and an earlier run folder is refused)."""
+    if os.path.isdir(ctx.work_dir) and os.listdir(ctx.work_dir):
+        raise ValueError(f"work folder {ctx.work_dir!r} is not empty: give a new or empty one")
     report = {
         "sizes": ctx.sizes.name,
         "device": ctx.device,

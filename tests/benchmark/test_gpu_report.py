@@ -38,3 +38,12 @@ def test_a_table_has_a_column_per_key_in_order_of_appearance():
         "| 1.235 | - | - |",
         "| 2 | - | x |",
     ]
+
+
+def test_a_work_folder_in_use_is_refused(tmp_path):
+    """An earlier report's runs would be read back as if measured now."""
+    (tmp_path / "work" / "reproduce").mkdir(parents=True)
+    ctx = Context(QUICK, "cpu", str(tmp_path / "work"), "demo.yaml")
+    with pytest.raises(ValueError, match="is not empty"):
+        run_report(ctx, str(tmp_path / "out"), ["environment"])
+    assert not (tmp_path / "out").exists()

@@ -200,6 +200,15 @@ def built_benchmark(test: TestSet, seed: int = 0) -> Benchmark:
     return Benchmark({v: (x, test.labels) for v, x in variants.items()}, test, variants["only_bg_t"], about)
 
 
+def embedded_benchmark(root: str, seed: int = 0) -> tuple[LabeledImages, Benchmark]:
+    """The embedded set at ``root`` (:func:`pretrain.data.embedded.ensure_embedded`): its training images, and the
+    benchmark built from its held-out images and their true masks."""
+    train = LabeledImages.from_folder(os.path.join(root, "train"))
+    test_images = LabeledImages.from_folder(os.path.join(root, "val"), classes=train.classes)
+    test = masked_test_set(test_images, os.path.join(root, "masks", "val"), "true")
+    return train, built_benchmark(test, seed)
+
+
 def in9_benchmark(root: str) -> Benchmark:
     """The authors' released IN-9 test set at ``root`` (:func:`read_in9`): their variants as they made them, the
     challenge over ``original`` with ``fg_mask`` on ``only_bg_t``; images are read as they are scored."""
@@ -231,15 +240,22 @@ def evaluate(
     device: torch.device,
     seed: int = 0,
     challenge_limit: int | None = None,
+    fit: Callable[[FrozenModel], nn.Module] | None = None,
 ) -> list[dict]:
     """For each model: accuracy (%) on every variant, BG-Gap (points) and the challenge accuracy, its classifier
-    fitted on ``train``'s Original images, whose classes must be the test set's."""
+    fitted on ``train``'s Original images, whose classes must be the test set's.
+
+    ``fit`` makes a model's classifier over its features (default: the fast probe, L-BFGS on the features of
+    ``train``'s whole images, :func:`.class_gradient.fit_classifier`; ``tools/backgrounds.py --probe protocol``
+    passes the paper's SGD probe).
+    """
     classes = benchmark.foregrounds.classes
     if list(train.classes) != list(classes):
         raise ValueError(f"the training folder {train.root!r} must hold the test set's class folders {classes}")
+    fit = fit or (lambda model: fit_classifier(model, train, device))
     results = []
     for model in models:
-        classifier = fit_classifier(model, train, device)
+        classifier = fit(model)
         scores = variant_scores(model, classifier, benchmark.variants, device)
         tried = challenge(
             model, classifier, benchmark.foregrounds, benchmark.backgrounds, device, challenge_limit, seed

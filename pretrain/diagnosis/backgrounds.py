@@ -226,6 +226,16 @@ def background_sources(labels: np.ndarray, seed: int, num_classes: int | None = 
     return sources
 
 
+def in9_root(root: str) -> str:
+    """The ``bg_challenge`` folder of ``root``: ``root`` itself where it holds a variant folder, else its
+    ``bg_challenge`` sub-folder; FileNotFoundError where ``root`` is no folder."""
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"no IN-9 folder at {root!r}")
+    if any(os.path.isdir(os.path.join(root, v)) for v in (*VARIANTS, "fg_mask")):
+        return root
+    return os.path.join(root, "bg_challenge")
+
+
 def read_in9(root: str) -> dict[str, list[tuple[str, int]]]:
     """(path, label) of every file of each variant present in an extracted IN-9 test set, by label then name.
 
@@ -233,10 +243,7 @@ def read_in9(root: str) -> dict[str, list[tuple[str, int]]]:
     ``val/`` with exactly the folders of ``IN9_CLASSES``, each with images (``fg_mask``: ``.npy`` files);
     anything else raises ValueError naming the folder and what was expected. Other folders are ignored.
     """
-    if not os.path.isdir(root):
-        raise FileNotFoundError(f"no IN-9 folder at {root!r}")
-    if not any(os.path.isdir(os.path.join(root, v)) for v in (*VARIANTS, "fg_mask")):
-        root = os.path.join(root, "bg_challenge")
+    root = in9_root(root)
     present = [v for v in (*VARIANTS, "fg_mask") if os.path.isdir(os.path.join(root, v))]
     if not present:
         raise ValueError(f"{root!r} holds none of the IN-9 folders {(*VARIANTS, 'fg_mask')}")

@@ -10,6 +10,7 @@ center crop, or on ten crops with TEST.TEN_CROP.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 
@@ -25,7 +26,7 @@ from pretrain.utils.seed import derive_seed
 from .cache import FEATURE_DTYPE, features
 from .datasets import build_probe_datasets
 from .launch import probe_model, probe_record, write_results
-from .trainer import Batches, ProbeTrainer, evaluate
+from .trainer import PROBE_LAST, Batches, LinearClassifier, ProbeTrainer, evaluate, read_probe_checkpoint
 from .transforms import probe_test_transform, probe_train_transform
 
 RESULTS = "linear_probe.json"
@@ -87,10 +88,13 @@ def train_views(net: FrozenModel, train_set: LabeledImages, cfg: CfgNode, device
     return {"features": rows, "labels": labels}
 
 
-def run_linear_probe(cfg: CfgNode, device: torch.device, resume: bool = False) -> dict:
-    """Train and test the probe that ``cfg`` describes; writes OUTPUT_DIR/linear_probe.json and returns it."""
+def run_linear_probe(cfg: CfgNode, device: torch.device, resume: bool = False, net: FrozenModel | None = None) -> dict:
+    """Train and test the probe that ``cfg`` describes; writes OUTPUT_DIR/linear_probe.json and returns it.
+
+    ``net`` is the frozen model to probe, already built (default: MODEL.WEIGHTS's, :func:`.launch.probe_model`).
+    """
     start = time.perf_counter()
-    net = probe_model(cfg, device)
+    net = net.to(device) if net is not None else probe_model(cfg, device)
     train_set, val_set = build_probe_datasets(
         cfg, probe_train_transform(cfg), probe_test_transform(cfg, cfg.TEST.TEN_CROP)
     )
@@ -118,3 +122,17 @@ def run_linear_probe(cfg: CfgNode, device: torch.device, resume: bool = False) -
     epochs = 0 if mode == "fast-lbfgs" else cfg.SOLVER.EPOCHS
     result = {**result, "mode": mode, "ten_crop": cfg.TEST.TEN_CROP, "epochs": epochs}
     return write_results(cfg, RESULTS, result, num_classes, (len(train_set), len(val_set)), start, record)
+
+
+def protocol_classifier(net: FrozenModel, cfg: CfgNode, device: torch.device) -> tuple[LinearClassifier, dict]:
+    """``net``'s classifier trained by SGD as the probe ``cfg`` describes (the full protocol; or FAST with
+    FAST.SOLVER sgd), in OUTPUT_DIR, resuming or reusing a probe there with the same record; with the probe's
+    results (:func:`run_linear_probe`). Raises ValueError for the L-BFGS probe, which has no SGD classifier."""
+    if cfg.FAST.ENABLED and cfg.FAST.SOLVER != "sgd":
+        raise ValueError(f"the protocol's classifier is trained by SGD: FAST.SOLVER is {cfg.FAST.SOLVER!r}")
+    result = run_linear_probe(cfg, device, resume=True, net=net)
+    state = read_probe_checkpoint(os.path.join(cfg.OUTPUT_DIR, PROBE_LAST))["model"]
+    num_classes, dim = state["fc.weight"].shape
+    classifier = LinearClassifier(dim, num_classes, cfg.MODEL.FEATURE_NORM)
+    classifier.load_state_dict(state)
+    return classifier.eval(), result

@@ -7,8 +7,12 @@ import os
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from pretrain.diagnosis.backgrounds import IN9_CLASSES, VARIANTS
+from pretrain.probe import load_probe_config
+from pretrain.probe.protocol import protocol_classifier
+from pretrain.utils.provenance import ProvenanceError
 from tests.conftest import TINY, load_tool
 
 TOOL = load_tool("backgrounds")
@@ -70,3 +74,37 @@ def test_in9_needs_the_training_images_of_its_classes(tmp_path):
     args = [*RANDOM, "--in9", str(tmp_path), "--train", str(tmp_path / "train"), "--size", "24"]
     with pytest.raises(ValueError, match="must hold the test set's class folders"):
         TOOL.main(TOOL.parse_args(args))
+
+
+def test_the_papers_probe_is_trained_once_and_reused_only_as_it_was_made(embedded_cache, tmp_path, one_thread):
+    """--probe protocol: the paper's SGD probe in --probe-dir, its own Original top-1 beside the variants'; a rerun
+    reuses it untouched, and a probe made with another learning rate is refused, not reused."""
+    config = tmp_path / "probe.yaml"
+    config.write_text("SOLVER:\n  EPOCHS: 2\n  STEPS: (1,)\n  IMS_PER_BATCH: 16\nDATA:\n  NUM_WORKERS: 0\n")
+    probes = tmp_path / "probes"
+    args = [*RANDOM, "--probe", "protocol", "--probe-config", str(config), "--probe-dir", str(probes),
+            "--challenge-backgrounds", "2", *TINY, "DATA.EMBEDDED.CACHE_DIR", embedded_cache]  # fmt: skip
+    (first,) = TOOL.main(TOOL.parse_args(args))
+    assert first["probe"] == "protocol" and first["probe_result"]["epochs"] == 2
+    assert first["probe_result"]["mode"] == "full" and set(first["accuracy"]) == set(VARIANTS)
+    # The 32 px images are the input size: the probe's center crop is the whole image the variants are read as
+    # (its features rounded to float16: one image of the test set may fall the other way).
+    one_image = 100 / first["test_images"]
+    assert abs(first["probe_result"]["top1"] - first["accuracy"]["original"]) <= one_image
+    checkpoint = probes / "random" / "probe_last.pth"
+    made = checkpoint.stat().st_mtime_ns
+
+    (again,) = TOOL.main(TOOL.parse_args(args))
+    assert checkpoint.stat().st_mtime_ns == made and again["accuracy"] == pytest.approx(first["accuracy"])
+
+    config.write_text(
+        "SOLVER:\n  EPOCHS: 2\n  STEPS: (1,)\n  IMS_PER_BATCH: 16\n  BASE_LR: 3.0\nDATA:\n  NUM_WORKERS: 0\n"
+    )
+    with pytest.raises(ProvenanceError, match="SOLVER.BASE_LR"):
+        TOOL.main(TOOL.parse_args(args))
+
+
+def test_the_lbfgs_probe_has_no_protocol_classifier():
+    cfg = load_probe_config("", ["FAST.ENABLED", "True", "FAST.SOLVER", "lbfgs"])
+    with pytest.raises(ValueError, match="trained by SGD"):
+        protocol_classifier(None, cfg, torch.device("cpu"))

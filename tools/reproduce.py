@@ -40,7 +40,7 @@ from pretrain.reproduce import (
     select_panels,
     table_settings,
 )
-from pretrain.reproduce.runner import REPORT
+from pretrain.reproduce.runner import CHALLENGE_BACKGROUNDS, REPORT
 from pretrain.utils.atomic import write_json
 from pretrain.utils.cli import parse_with_overrides, run_tool
 from pretrain.utils.logger import setup_logger
@@ -127,6 +127,10 @@ def run_dataset(args: argparse.Namespace, dataset: str, output: str) -> dict:
     print(f"\nTable 2 at small scale on {dataset} ({args.preset} preset: {preset.about}; overrides {' '.join(opts)})")
     print(f"seeds {report['seeds']}, {report['trained']} runs trained, {report['seconds'] / 60:.1f} min\n")
     print(report["tables"])
+    if report["backgrounds_table"]:
+        print(f"\nThe backgrounds benchmark (ImageNet-9's protocol; top-1 %, BG-Gap in points; fast probe, challenge "
+              f"on {CHALLENGE_BACKGROUNDS} backgrounds): python tools/backgrounds.py --model CKPT\n")  # fmt: skip
+        print(report["backgrounds_table"])
     if report["comparisons"]:
         print(f"\nPaired gains over {report['reference']} (same seed, same draws but the composites):\n")
         print(report["comparison_table"])

@@ -27,7 +27,9 @@ from fvcore.common.config import CfgNode
 from tqdm import tqdm
 
 from pretrain.config import load_config
-from pretrain.data.build import dataset_roots, mask_root
+from pretrain.data.build import dataset_roots, embedded_spec, mask_root
+from pretrain.data.embedded import ensure_embedded
+from pretrain.diagnosis.background_benchmark import embedded_benchmark, evaluate
 from pretrain.diagnosis.localization import embedded_score_set, score_models
 from pretrain.diagnosis.models import load_models
 from pretrain.engine import Trainer, prepare_embedded
@@ -40,12 +42,13 @@ from pretrain.utils.processes import worker_pool
 
 from .pairing import compare, format_comparisons
 from .settings import SETTINGS, TABLE2, Panel, setting_masks
-from .tables import METRICS, aggregate, format_tables
+from .tables import BACKGROUND_METRICS, METRICS, aggregate, background_metrics, format_backgrounds, format_tables
 
 logger = logging.getLogger("pretrain.reproduce")
 
 RESULT = "result.json"
 REPORT = "reproduce.json"
+CHALLENGE_BACKGROUNDS = 100  # backgrounds a run's challenge tries per foreground (tools/backgrounds.py's default)
 
 
 @dataclass(frozen=True)
@@ -154,18 +157,22 @@ def read_result(config_file: str, run: Run) -> dict[str, Any] | None:
 
 def train_run(config_file: str, run: Run, device: str, threads: int = 0) -> dict[str, Any]:
     """Trains one run to the end (resuming its last checkpoint if one is there), writes ``result.json`` and
-    returns it: the run's final metrics, ``localization`` on the embedded set, and ``seconds`` (wall time).
+    returns it: the run's final metrics, its scores on the embedded set (:func:`score_run`), and ``seconds``.
 
-    A finished run is read (:func:`read_result`), not retrained, and returned with ``skipped`` True.
+    A finished run is read (:func:`read_result`), not retrained, and returned with ``skipped`` True; a score it
+    lacks (a run finished before that score existed) is computed from its final checkpoint and written into it.
     ``threads`` (0: leave torch's default) caps this process's intra-op threads, for runs sharing the CPU.
     Raises :class:`~pretrain.utils.provenance.ProvenanceError` where the folder holds a run made otherwise,
     and RuntimeError where SIGTERM stopped the training (its checkpoint is kept: a rerun continues it).
     """
-    done = read_result(config_file, run)
-    if done is not None:
-        return {**done, "skipped": True}
     if threads:
         torch.set_num_threads(threads)
+    done = read_result(config_file, run)
+    if done is not None:
+        scored = score_run(load_config(config_file, list(run.opts)), done, device)
+        if scored != done:  # finished before a score existed: scored now, once
+            write_json(os.path.join(run.output_dir, RESULT), scored)
+        return {**scored, "skipped": True}
     cfg = load_config(config_file, list(run.opts))
     setup_logger(cfg.OUTPUT_DIR)
     start = time.perf_counter()
@@ -176,10 +183,23 @@ def train_run(config_file: str, run: Run, device: str, threads: int = 0) -> dict
     if metrics.get("interrupted"):
         raise RuntimeError(f"run {run.output_dir} was interrupted by SIGTERM; rerun to continue it")
     result = {"setting": run.setting, "seed": run.seed, "opts": list(run.opts), **metrics}
-    if cfg.DATA.SOURCE == "embedded":  # true masks to score against
-        result["localization"] = localization_score(cfg, os.path.join(cfg.OUTPUT_DIR, FINAL), device)
+    result = score_run(cfg, result, device)
     result["seconds"] = time.perf_counter() - start
     write_json(os.path.join(run.output_dir, RESULT), result)
+    return result
+
+
+def score_run(cfg: CfgNode, result: dict[str, Any], device: str) -> dict[str, Any]:
+    """``result`` with the scores a run on the embedded set (true masks to score against) gets from its final
+    checkpoint and still lacks: ``localization`` (:func:`localization_score`) and the backgrounds benchmark
+    (:func:`backgrounds_scores`, flat keys of :data:`.tables.BACKGROUND_METRICS`). Other data sets: as it is."""
+    if cfg.DATA.SOURCE != "embedded":
+        return result
+    checkpoint = os.path.join(cfg.OUTPUT_DIR, FINAL)
+    if "localization" not in result:
+        result = {**result, "localization": localization_score(cfg, checkpoint, device)}
+    if "bg_gap" not in result:
+        result = {**result, **background_metrics(backgrounds_scores(cfg, checkpoint, device))}
     return result
 
 
@@ -188,6 +208,16 @@ def localization_score(cfg: CfgNode, checkpoint: str, device: str) -> float:
     (model,) = load_models([f"run={checkpoint}"])
     scores = score_models([model], [embedded_score_set(cfg)], torch.device(device))
     return 100 * next(iter(scores.values()))["run"]["score"]
+
+
+def backgrounds_scores(cfg: CfgNode, checkpoint: str, device: str) -> dict[str, Any]:
+    """The run's backgrounds benchmark on the embedded set's held-out images and true masks, as
+    ``tools/backgrounds.py`` reports it by default: the fast probe, the challenge on CHALLENGE_BACKGROUNDS."""
+    root = ensure_embedded(embedded_spec(cfg), cfg.DATA.EMBEDDED.CACHE_DIR)
+    train, benchmark = embedded_benchmark(root)
+    (model,) = load_models([f"run={checkpoint}"])
+    (scored,) = evaluate([model], train, benchmark, torch.device(device), challenge_limit=CHALLENGE_BACKGROUNDS)
+    return scored
 
 
 def prepare_data(config_file: str, runs: list[Run]) -> None:
@@ -259,7 +289,8 @@ def reproduce(reproduction: Reproduction, device: str, *, jobs: int = 1, train: 
     for result in results:
         grouped[result["setting"]].append(result)
     summary = aggregate(grouped)
-    comparisons = compare(results, [s for s in settings if s != reference], reference, tuple(METRICS))
+    metrics = {**METRICS, **BACKGROUND_METRICS}
+    comparisons = compare(results, [s for s in settings if s != reference], reference, tuple(metrics))
     report = {
         "config_file": config_file,
         "dataset": reproduction.dataset,
@@ -270,9 +301,10 @@ def reproduce(reproduction: Reproduction, device: str, *, jobs: int = 1, train: 
         "runs": results,
         "summary": summary,
         "tables": format_tables(summary, reproduction.panels),
+        "backgrounds_table": format_backgrounds(summary, settings),
         "reference": reference,
         "comparisons": comparisons,
-        "comparison_table": format_comparisons(comparisons, reference, METRICS),
+        "comparison_table": format_comparisons(comparisons, reference, metrics),
         "seconds": time.perf_counter() - start,
         "run_seconds": sum(r["seconds"] for r in results),
         "trained": sum(not r.get("skipped") for r in results),

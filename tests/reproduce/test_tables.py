@@ -25,8 +25,10 @@ from pretrain.reproduce import (
     select_panels,
     table_settings,
 )
+from pretrain.reproduce.tables import BACKGROUND_METRICS, format_backgrounds
 from pretrain.utils import provenance
 from pretrain.utils.provenance import ProvenanceError
+from pretrain.utils.stats import mean_interval
 from tests.conftest import TINY
 
 
@@ -166,3 +168,19 @@ def test_presets_name_their_data_sets_and_panels():
     (panel,) = select_panels(list(evidence.settings["embedded"]))  # (b)-(d) would hold RBD alone
     assert [c.label for c in panel.columns] == ["InstDisc", "RBD", "true masks (BASNet)"]
     assert select_panels(["gaussian"]) == ()
+
+
+def test_the_backgrounds_table_has_a_row_per_scored_setting_and_a_column_per_variant():
+    def run(gap: float) -> dict:
+        return {"linear_top1": 50.0, **{k: 10.0 for k in BACKGROUND_METRICS}, "bg_gap": gap}
+
+    summary = aggregate({"baseline": [run(30.0), run(34.0)], "rbd": [run(20.0)], "gs": [{"linear_top1": 40.0}]})
+    table = format_backgrounds(summary, ["baseline", "gs", "rbd"])
+    lines = table.splitlines()
+    assert lines[0] == "| setting | seeds | " + " | ".join(BACKGROUND_METRICS.values()) + " |"
+    half = mean_interval([30.0, 34.0])[2] - 32.0
+    assert lines[2].startswith("| baseline | 2 | 10.0 ± 0.0 |") and lines[2].endswith(
+        f"| 32.0 ± {half:.1f} | 10.0 ± 0.0 |"
+    )
+    assert lines[3] == "| rbd | 1 | " + " | ".join(["10.0"] * 8 + ["20.0", "10.0"]) + " |" and len(lines) == 4
+    assert format_backgrounds(summary, ["gs"]) == ""  # no run scored: no table

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from pretrain.reproduce import PRESETS
+from pretrain.reproduce.tables import BACKGROUND_METRICS
 from pretrain.utils.provenance import ProvenanceError
 from tests.conftest import TINY, load_tool
 from tests.reproduce.test_caltech20 import caltech_subset
@@ -43,6 +44,22 @@ def test_two_settings_one_seed_then_a_rerun_skips_them(embedded_cache, tmp_path,
     rerun = json.loads((out / "reproduce.json").read_text())
     assert rerun["trained"] == 0 and all(r["skipped"] for r in rerun["runs"])
     assert rerun["summary"] == report["summary"] and row in again.stdout
+
+
+def test_a_run_finished_before_a_score_existed_is_scored_once_not_retrained(embedded_cache, tmp_path, capsys):
+    """A run whose result.json predates the backgrounds benchmark gains its scores from its final checkpoint."""
+    out = tmp_path / "rep"
+    _reproduce(capsys, out, embedded_cache, "--settings", "rbd", "--seeds", "0")
+    path = out / "rbd" / "seed0" / "result.json"
+    full = json.loads(path.read_text())
+    path.write_text(json.dumps({k: v for k, v in full.items() if k not in BACKGROUND_METRICS}))
+    checkpoint = (out / "rbd" / "seed0" / "checkpoint_last.pth").stat().st_mtime_ns
+    _reproduce(capsys, out, embedded_cache, "--settings", "rbd", "--seeds", "0")
+    report = json.loads((out / "reproduce.json").read_text())
+    assert report["trained"] == 0 and (out / "rbd" / "seed0" / "checkpoint_last.pth").stat().st_mtime_ns == checkpoint
+    rescored = json.loads(path.read_text())
+    assert {k: rescored[k] for k in BACKGROUND_METRICS} == pytest.approx({k: full[k] for k in BACKGROUND_METRICS})
+    assert report["summary"]["rbd"]["bg_gap"]["values"] == [rescored["bg_gap"]]
 
 
 def test_report_only_tabulates_finished_runs_and_names_the_rest(embedded_cache, tmp_path, capsys):
@@ -106,6 +123,16 @@ def test_evidence_preset_pairs_every_arm_with_the_baseline_on_both_sets(embedded
     assert gain["differences"] == pytest.approx(expected)
     assert gain["low"] <= gain["mean"] <= gain["high"]
     assert all(0 <= r["localization"] <= 100 for r in embedded["runs"])  # scored on the embedded set's true masks
+    assert all(set(BACKGROUND_METRICS) <= set(r) for r in embedded["runs"])  # and on its backgrounds benchmark
+    assert not any("bg_gap" in r for r in caltech["runs"])  # no true masks to build the variants from
+    gap = embedded["comparisons"]["rbd"]["bg_gap"]
+    expected = [runs["rbd", s]["bg_mixed_same"] - runs["rbd", s]["bg_mixed_rand"] for s in (0, 1)]
+    assert [runs["rbd", s]["bg_gap"] for s in (0, 1)] == pytest.approx(expected)
+    assert gap["differences"] == pytest.approx(
+        [runs["rbd", s]["bg_gap"] - runs["baseline", s]["bg_gap"] for s in (0, 1)]
+    )
+    assert "| rbd - baseline | BG-Gap | 2 |" in done.stdout and "| true | 2 |" in embedded["backgrounds_table"]
+    assert "The backgrounds benchmark (ImageNet-9's protocol" in done.stdout
     assert "localization" in embedded["comparisons"]["rbd"] and "localization" not in caltech["comparisons"]["rbd"]
     assert (
         "| rbd - baseline | linear top-1 | 2 |" in done.stdout

@@ -75,6 +75,10 @@ class Method(nn.Module):
         embeds them (center crops, the current ``model``)."""
         return None
 
+    def diagnostics(self) -> dict[str, float]:
+        """Scalars the trainer logs with the loss: the method's means since the last call (default: none)."""
+        return {}
+
     def checkpoint_state(self) -> dict[str, Any]:
         """The checkpoint entries of this method's state."""
         return {"criterion": self.state_dict()}
@@ -172,6 +176,9 @@ class MoCo(MomentumContrast, Method):
         autocast: Autocast,
     ) -> torch.Tensor:
         return self(model, ddp_model, views[0], views[1], step, autocast)
+
+    def diagnostics(self) -> dict[str, float]:
+        return self.similarities()
 
 
 def method_class(name: str) -> type[Method]:

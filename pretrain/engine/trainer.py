@@ -149,7 +149,7 @@ class Trainer:
                 loss = self._window_loss(loss_sum, window_iters)
                 ims = window_iters * cfg.SOLVER.IMS_PER_BATCH / elapsed
                 bar.set_postfix(loss=f"{loss:.3f}", ims=f"{ims:.0f}/s")
-                self._log(epoch=epoch, iter=self.iter, loss=loss, lr=lr, ims_per_s=ims)
+                self._log(epoch=epoch, iter=self.iter, loss=loss, lr=lr, ims_per_s=ims, **self.criterion.diagnostics())
                 loss_sum.zero_()
                 window_iters, tic = 0, time.perf_counter()
             asks = self.iter % check_every == 0 or self.iter == iters  # an epoch shorter than check_every asks too

@@ -49,6 +49,9 @@ class MomentumContrast(nn.Module):
         self.key_encoder = copy.deepcopy(query_encoder).requires_grad_(False)
         self.queue = KeyQueue(queue_size, embed_dim, derive_seed(seed, QUEUE_STREAM))
         self.momentum, self.temperature, self.bn_groups, self.seed = momentum, temperature, bn_groups, seed
+        # Sums of the three similarities of :meth:`similarities` and the steps they cover; not checkpointed.
+        self.register_buffer("similarity_sums", torch.zeros(3), persistent=False)
+        self.similarity_steps = 0
 
     @torch.no_grad()
     def update_key_encoder(self, query_encoder: nn.Module) -> None:
@@ -80,6 +83,34 @@ class MomentumContrast(nn.Module):
         q, every_key = q.float(), every_key.float()
         mine = every_key.view(comm.get_world_size(), -1, every_key.shape[1])[comm.get_rank()]
         negatives = self.queue.keys.clone()  # the push below writes into the queue autograd would read
-        loss = softmax_nce_loss((q * mine).sum(dim=1), q @ negatives.T, self.temperature)
+        positive, queue = (q * mine).sum(dim=1), q @ negatives.T
+        loss = softmax_nce_loss(positive, queue, self.temperature)
+        self._add_similarities(q.detach(), mine, positive.detach(), queue.detach())
         self.queue.push(every_key)
         return loss
+
+    @torch.no_grad()
+    def _add_similarities(
+        self, q: torch.Tensor, keys: torch.Tensor, positive: torch.Tensor, queue: torch.Tensor
+    ) -> None:
+        n = len(q)
+        cross = q @ keys.T
+        batch = (cross.sum() - cross.diagonal().sum()) / max(n * (n - 1), 1)
+        self.similarity_sums += torch.stack([positive.mean(), batch, queue.mean()])
+        self.similarity_steps += 1
+
+    def similarities(self) -> dict[str, float]:
+        """Mean cosines of a query, over this process's steps since the last call (then reset; {} if none):
+        ``moco_positive`` with its own key, ``moco_batch`` with the other images' keys of the same step (made by
+        the same key encoder, never used as negatives), ``moco_queue`` with the queue's keys (the negatives, made
+        by the key encoder of up to QUEUE_SIZE / batch steps before).
+
+        Instance discrimination shows as positive well above batch; positive close to batch but above queue
+        means a query tells its key from the negatives by the key encoder's drift, not by the instance.
+        """
+        if not self.similarity_steps:
+            return {}
+        means = (self.similarity_sums / self.similarity_steps).tolist()
+        self.similarity_sums.zero_()
+        self.similarity_steps = 0
+        return dict(zip(("moco_positive", "moco_batch", "moco_queue"), means, strict=True))

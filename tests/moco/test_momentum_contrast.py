@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -70,3 +71,24 @@ def test_loss_is_infonce_against_the_key_and_the_queue_then_keys_are_enqueued():
     loss.backward()
     assert all(p.grad is not None for p in model.parameters())
     assert all(p.grad is None for p in moco.key_encoder.parameters())
+
+
+def test_similarities_are_the_mean_cosines_of_the_steps_since_the_last_call():
+    model, moco = _moco(momentum=1.0)
+    assert moco.similarities() == {}
+    expected = []
+    for step in range(2):
+        queries, keys = torch.rand(4, 3, 8, 8), torch.rand(4, 3, 8, 8)
+        queue = moco.queue.keys.clone()
+        moco(model, model, queries, keys, step=step)
+        with torch.no_grad():
+            q, k = model(queries), model(keys)
+        cross = q @ k.T
+        others = cross[~torch.eye(4, dtype=torch.bool)]
+        expected.append([cross.diagonal().mean(), others.mean(), (q @ queue.T).mean()])
+    means = torch.tensor(expected).mean(0).tolist()
+    got = moco.similarities()
+    assert list(got) == ["moco_positive", "moco_batch", "moco_queue"]
+    assert list(got.values()) == pytest.approx(means, abs=1e-6)
+    assert moco.similarities() == {}  # reset by the call
+    assert "similarity_sums" not in moco.state_dict()  # a checkpoint stays what it was

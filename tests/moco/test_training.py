@@ -1,6 +1,7 @@
 """MoCo v2 through the shared engine: training, checkpoints, exact resume, the kNN monitor; and
 InstDisc unchanged by the method registry."""
 
+import json
 import os
 
 import pytest
@@ -56,6 +57,9 @@ def test_moco_trains_saves_its_state_and_is_monitored(embedded_cache, tmp_path):
     assert set(ckpt["model"]) == set(trainer.model.state_dict())  # the query encoder: what transfers
     key_encoder = trainer.criterion.key_encoder.state_dict()
     assert not all(torch.equal(v, trainer.model.state_dict()[k]) for k, v in key_encoder.items())
+    with open(os.path.join(tmp_path, "metrics.jsonl")) as f:
+        logged = [json.loads(line) for line in f if '"loss"' in line]
+    assert logged and all(-1 <= r[k] <= 1 for r in logged for k in ("moco_positive", "moco_batch", "moco_queue"))
 
 
 @pytest.mark.parametrize("stop_at_step", [2, 4])  # mid-epoch, and right at an epoch boundary

@@ -89,7 +89,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def test_data(args: argparse.Namespace, cfg: CfgNode) -> tuple[LabeledImages, Benchmark, str]:
+def benchmark_data(args: argparse.Namespace, cfg: CfgNode) -> tuple[LabeledImages, Benchmark, str]:
     """The Original training images, the benchmark, and the folder of its Original test images."""
     if args.in9:
         original = os.path.join(in9_root(args.in9), "original", "val")
@@ -133,7 +133,7 @@ def run_models(args: argparse.Namespace, device: torch.device) -> list[dict]:
     b = cfg.MODEL.BACKBONE  # what NAME=random builds
     random = BackboneSpec(b.NAME, width=b.WIDTH, cifar_stem=b.CIFAR_STEM), cfg.INPUT.SIZE
     models = load_models(args.model, args.size, random=random)
-    train, benchmark, original = test_data(args, cfg)
+    train, benchmark, original = benchmark_data(args, cfg)
     probe = ProtocolProbe(args, train.root, original, device) if args.probe == "protocol" else None
     results = evaluate(models, train, benchmark, device, args.seed, args.challenge_backgrounds or None, probe)
     for result in results:

@@ -14,7 +14,7 @@ skipped, so rerunning a killed reproduction continues it. Tables print as markdo
 
 Every setting is compared with the baseline seed by seed: the mean paired gain, its 95% t
 interval and the seeds that gained (kNN, linear probe and, on the embedded set, the
-localization score).
+localization score and the backgrounds benchmark: each variant's top-1, BG-Gap, the challenge).
 """
 
 from __future__ import annotations

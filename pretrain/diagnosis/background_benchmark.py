@@ -144,10 +144,10 @@ def predict(
 
 
 def _composite_batches(
-    test: TestSet, backgrounds: Sequence[np.ndarray], columns: np.ndarray
+    test: TestSet, backgrounds: Sequence[np.ndarray], columns: np.ndarray, per: int
 ) -> Iterator[tuple[slice, list[np.ndarray]]]:
-    """Runs of test foregrounds, each with its composites over ``backgrounds[columns]`` (foreground-major)."""
-    per = max(1, BATCH // len(columns))
+    """Runs of ``per`` test foregrounds, each with its composites over ``backgrounds[columns]`` (foreground-major),
+    made as they are asked for."""
     shape = test.images[0].shape
     pool = np.stack([_fit(backgrounds[c], shape) for c in columns])  # (B, H, W, 3)
     for start in range(0, len(test.images), per):
@@ -175,7 +175,9 @@ def challenge(
     included), or on ``limit`` of them drawn with ``seed``; a foreground right on all of them counts."""
     columns = challenge_backgrounds(len(backgrounds), limit, seed)
     correct = np.zeros((len(test.images), len(columns)), bool)
-    for rows, composites in tqdm(list(_composite_batches(test, backgrounds, columns)), desc="challenge", leave=False):
+    per = max(1, BATCH // len(columns))  # foregrounds a batch: one batch of composites in memory at a time
+    batches = _composite_batches(test, backgrounds, columns, per)
+    for rows, composites in tqdm(batches, total=-(-len(test.images) // per), desc="challenge", leave=False):
         predicted = predict(model, classifier, composites, device).reshape(-1, len(columns))
         correct[rows] = predicted == test.labels[rows, None]
     result = challenge_accuracy(correct, pool=len(backgrounds))

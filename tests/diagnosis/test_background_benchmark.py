@@ -106,6 +106,34 @@ def test_the_challenge_in_batches_equals_one_composite_at_a_time(test_set, limit
     assert 0 < np.mean(right) < 1  # the case tells right from wrong
 
 
+class CountedReads(list):
+    """A test set's images that count the ones read through slices, as a batch of composites reads them."""
+
+    reads = 0
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            CountedReads.reads += len(range(*index.indices(len(self))))
+        return super().__getitem__(index)
+
+
+def test_the_challenge_composites_a_batch_only_when_it_is_scored(test_set, monkeypatch):
+    """Its memory is a batch of composites whatever F x B is: all of them were built before the first was scored."""
+    model, classifier = colour_model()
+    backgrounds = bench.variant_images(test_set)["only_bg_t"]
+    lazy = bench.TestSet(CountedReads(test_set.images), *list(vars(test_set).values())[1:])
+    monkeypatch.setattr(bench, "BATCH", 10)  # one foreground on each of the 10 backgrounds a batch
+
+    def stop(*args):
+        raise StopIteration("scored the first batch")
+
+    monkeypatch.setattr(bench, "predict", stop)
+    CountedReads.reads = 0
+    with pytest.raises(StopIteration):
+        bench.challenge(model, classifier, lazy, backgrounds, torch.device("cpu"))
+    assert CountedReads.reads == 1  # the first batch's one foreground image, not all 10
+
+
 def test_variant_scores_and_the_table(test_set):
     model, classifier = colour_model()
     variants = bench.variant_images(test_set)

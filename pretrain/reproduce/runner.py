@@ -30,7 +30,8 @@ from pretrain.config import load_config
 from pretrain.data.build import dataset_roots, embedded_spec, mask_root
 from pretrain.data.embedded import ensure_embedded
 from pretrain.diagnosis.background_benchmark import embedded_benchmark, evaluate
-from pretrain.diagnosis.localization import embedded_score_set, score_models
+from pretrain.diagnosis.class_gradient import fit_classifier
+from pretrain.diagnosis.localization import embedded_score_set, score_images
 from pretrain.diagnosis.models import load_models
 from pretrain.engine import Trainer, prepare_embedded
 from pretrain.engine.checkpoint import FINAL
@@ -155,13 +156,14 @@ def read_result(config_file: str, run: Run) -> dict[str, Any] | None:
     return read_json(path, "run result")
 
 
-def train_run(config_file: str, run: Run, device: str, threads: int = 0) -> dict[str, Any]:
+def train_run(config_file: str, run: Run, device: str, threads: int = 0, backgrounds: bool = True) -> dict[str, Any]:
     """Trains one run to the end (resuming its last checkpoint if one is there), writes ``result.json`` and
     returns it: the run's final metrics, its scores on the embedded set (:func:`score_run`), and ``seconds``.
 
     A finished run is read (:func:`read_result`), not retrained, and returned with ``skipped`` True; a score it
     lacks (a run finished before that score existed) is computed from its final checkpoint and written into it.
-    ``threads`` (0: leave torch's default) caps this process's intra-op threads, for runs sharing the CPU.
+    ``threads`` (0: leave torch's default) caps this process's intra-op threads, for runs sharing the CPU;
+    ``backgrounds`` False leaves the backgrounds benchmark out of the scores.
     Raises :class:`~pretrain.utils.provenance.ProvenanceError` where the folder holds a run made otherwise,
     and RuntimeError where SIGTERM stopped the training (its checkpoint is kept: a rerun continues it).
     """
@@ -169,7 +171,7 @@ def train_run(config_file: str, run: Run, device: str, threads: int = 0) -> dict
         torch.set_num_threads(threads)
     done = read_result(config_file, run)
     if done is not None:
-        scored = score_run(load_config(config_file, list(run.opts)), done, device)
+        scored = score_run(load_config(config_file, list(run.opts)), done, device, backgrounds)
         if scored != done:  # finished before a score existed: scored now, once
             write_json(os.path.join(run.output_dir, RESULT), scored)
         return {**scored, "skipped": True}
@@ -183,41 +185,37 @@ def train_run(config_file: str, run: Run, device: str, threads: int = 0) -> dict
     if metrics.get("interrupted"):
         raise RuntimeError(f"run {run.output_dir} was interrupted by SIGTERM; rerun to continue it")
     result = {"setting": run.setting, "seed": run.seed, "opts": list(run.opts), **metrics}
-    result = score_run(cfg, result, device)
+    result = score_run(cfg, result, device, backgrounds)
     result["seconds"] = time.perf_counter() - start
     write_json(os.path.join(run.output_dir, RESULT), result)
     return result
 
 
-def score_run(cfg: CfgNode, result: dict[str, Any], device: str) -> dict[str, Any]:
+def score_run(cfg: CfgNode, result: dict[str, Any], device: str, backgrounds: bool = True) -> dict[str, Any]:
     """``result`` with the scores a run on the embedded set (true masks to score against) gets from its final
-    checkpoint and still lacks: ``localization`` (:func:`localization_score`) and the backgrounds benchmark
-    (:func:`backgrounds_scores`, flat keys of :data:`.tables.BACKGROUND_METRICS`). Other data sets: as it is."""
-    if cfg.DATA.SOURCE != "embedded":
+    checkpoint and still lacks: ``localization`` (``tools/localization_score.py``: % of class-gradient energy on
+    the object) and, with ``backgrounds``, the backgrounds benchmark as ``tools/backgrounds.py`` reports it by
+    default (flat keys of :data:`.tables.BACKGROUND_METRICS`; the challenge on CHALLENGE_BACKGROUNDS). One frozen
+    model and one classifier, fitted on the training images, serve both. Other data sets: as it is."""
+    localization = "localization" not in result
+    background = backgrounds and "bg_gap" not in result
+    if cfg.DATA.SOURCE != "embedded" or not (localization or background):
         return result
-    checkpoint = os.path.join(cfg.OUTPUT_DIR, FINAL)
-    if "localization" not in result:
-        result = {**result, "localization": localization_score(cfg, checkpoint, device)}
-    if "bg_gap" not in result:
-        result = {**result, **background_metrics(backgrounds_scores(cfg, checkpoint, device))}
+    dev = torch.device(device)
+    (model,) = load_models([f"run={os.path.join(cfg.OUTPUT_DIR, FINAL)}"])
+    score_set = embedded_score_set(cfg)
+    classifier = fit_classifier(model, score_set.train, dev)
+    result = dict(result)
+    if localization:
+        s = score_set
+        scores = score_images(model, classifier, s.train.classes, s.images, s.mask_root, s.target, dev)
+        result["localization"] = 100 * scores["score"]
+    if background:
+        train, benchmark = embedded_benchmark(ensure_embedded(embedded_spec(cfg), cfg.DATA.EMBEDDED.CACHE_DIR))
+        limit = CHALLENGE_BACKGROUNDS
+        (scored,) = evaluate([model], train, benchmark, dev, challenge_limit=limit, fit=lambda _: classifier)
+        result |= background_metrics(scored)
     return result
-
-
-def localization_score(cfg: CfgNode, checkpoint: str, device: str) -> float:
-    """The run's localization score on the embedded set's held-out images, in % (``tools/localization_score.py``)."""
-    (model,) = load_models([f"run={checkpoint}"])
-    scores = score_models([model], [embedded_score_set(cfg)], torch.device(device))
-    return 100 * next(iter(scores.values()))["run"]["score"]
-
-
-def backgrounds_scores(cfg: CfgNode, checkpoint: str, device: str) -> dict[str, Any]:
-    """The run's backgrounds benchmark on the embedded set's held-out images and true masks, as
-    ``tools/backgrounds.py`` reports it by default: the fast probe, the challenge on CHALLENGE_BACKGROUNDS."""
-    root = ensure_embedded(embedded_spec(cfg), cfg.DATA.EMBEDDED.CACHE_DIR)
-    train, benchmark = embedded_benchmark(root)
-    (model,) = load_models([f"run={checkpoint}"])
-    (scored,) = evaluate([model], train, benchmark, torch.device(device), challenge_limit=CHALLENGE_BACKGROUNDS)
-    return scored
 
 
 def prepare_data(config_file: str, runs: list[Run]) -> None:

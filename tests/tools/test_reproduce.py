@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from pretrain.reproduce import PRESETS
+from pretrain.reproduce.runner import Run, train_run
 from pretrain.reproduce.tables import BACKGROUND_METRICS
 from pretrain.utils.provenance import ProvenanceError
 from tests.conftest import TINY, load_tool
@@ -54,6 +55,9 @@ def test_a_run_finished_before_a_score_existed_is_scored_once_not_retrained(embe
     full = json.loads(path.read_text())
     path.write_text(json.dumps({k: v for k, v in full.items() if k not in BACKGROUND_METRICS}))
     checkpoint = (out / "rbd" / "seed0" / "checkpoint_last.pth").stat().st_mtime_ns
+    run = Run("rbd", 0, tuple(full["opts"]))
+    kept = train_run(tool.DEFAULT_CONFIG, run, "cpu", backgrounds=False)  # as the GPU report's check asks
+    assert kept["skipped"] and "bg_gap" not in kept and "bg_gap" not in json.loads(path.read_text())
     _reproduce(capsys, out, embedded_cache, "--settings", "rbd", "--seeds", "0")
     report = json.loads((out / "reproduce.json").read_text())
     assert report["trained"] == 0 and (out / "rbd" / "seed0" / "checkpoint_last.pth").stat().st_mtime_ns == checkpoint

@@ -170,11 +170,6 @@ def only_bg_t(image: np.ndarray, box: Box) -> np.ndarray:
     return np.where(inside[..., None], tiled, image).astype(np.uint8)
 
 
-def background_of(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """What a mixed image takes from its background source: that image's Only-BG-T around its own mask."""
-    return only_bg_t(image, mask_box(mask))
-
-
 def mixed(image: np.ndarray, mask: np.ndarray, background: np.ndarray) -> np.ndarray:
     """Mixed-*: the foreground's pixels where its mask is on, at their own place; ``background``'s elsewhere."""
     image, fg = _image_and_mask(image, mask)

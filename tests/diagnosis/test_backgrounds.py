@@ -9,7 +9,6 @@ import pytest
 from pretrain.diagnosis.backgrounds import (
     IN9_CLASSES,
     authors_frame,
-    background_of,
     background_sources,
     bg_gap,
     binary_mask,
@@ -126,7 +125,7 @@ def test_mixed_keeps_the_foreground_exactly_and_takes_the_background_elsewhere()
     other = np.random.default_rng(1).integers(0, 256, (H, W, 3), dtype=np.uint8)
     other_mask = np.zeros((H, W), np.uint8)
     other_mask[1:5, 2:6] = 255
-    bg = background_of(other, other_mask)
+    bg = only_bg_t(other, mask_box(other_mask))
     assert (bg == only_bg_t(other, (2, 1, 6, 5))).all()  # the source's own object tiled over
     out = mixed(image, mask, bg)
     fg = mask == 255
@@ -283,7 +282,7 @@ def test_a_background_reader_is_at_chance_on_mixed_rand_and_perfect_on_mixed_sam
         image[mask == 255] = 200 + c
         images.append(image)
         masks.append(mask)
-    backgrounds = [background_of(im, m) for im, m in zip(images, masks, strict=True)]
+    backgrounds = [only_bg_t(im, mask_box(m)) for im, m in zip(images, masks, strict=True)]
 
     def reads_background(im):
         return (int(im[0, 0, 0]) - 5) // 20

@@ -48,7 +48,7 @@ from pretrain.diagnosis.background_benchmark import (
     masked_test_set,
 )
 from pretrain.diagnosis.backgrounds import VARIANTS, in9_root
-from pretrain.diagnosis.models import load_models, model_spec
+from pretrain.diagnosis.models import add_model_arguments, load_models, model_spec
 from pretrain.models.frozen import FrozenModel
 from pretrain.models.weights import BackboneSpec
 from pretrain.probe import load_probe_config
@@ -59,7 +59,7 @@ from pretrain.utils.cli import parse_with_overrides
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, action="append", metavar="[NAME=]PATH", help="repeat per model")
+    add_model_arguments(p)
     p.add_argument("--train", help="labeled folder root/<class>/<image> of Original training images")
     p.add_argument("--images", help="labeled test folder to build the variants from (needs --masks)")
     p.add_argument("--masks", help="foreground masks mirroring --images")
@@ -76,7 +76,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--probe-config", default="", metavar="FILE", help="--probe protocol's config (default: paper's)")
     p.add_argument("--probe-dir", default=os.path.join("output", "backgrounds"), help="--probe protocol's probes")
     p.add_argument("--seed", type=int, default=0, help="draws of the mixed backgrounds and the challenge sample")
-    p.add_argument("--size", type=int, help="input side (default: the checkpoint's INPUT.SIZE, else 224)")
     p.add_argument("--json", metavar="FILE", help="write every number here")
     p.add_argument("--config-file", default="", metavar="FILE", help="config of the embedded set (default: defaults)")
     args = parse_with_overrides(p, argv, "DATA.EMBEDDED.CLASS_BACKGROUNDS 0.8")

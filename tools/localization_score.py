@@ -38,21 +38,20 @@ from pretrain.diagnosis.localization import (
     paired_differences,
     score_models,
 )
-from pretrain.diagnosis.models import load_models, model_spec
+from pretrain.diagnosis.models import add_model_arguments, load_models, model_spec
 from pretrain.utils.atomic import write_json
 from pretrain.utils.cli import parse_with_overrides
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, action="append", metavar="[NAME=]PATH", help="repeat per model")
+    add_model_arguments(p)
     p.add_argument("--no-embedded", action="store_true", help="do not score the embedded set")
     p.add_argument("--images", help="images with true masks to score (besides the embedded set)")
     p.add_argument("--masks", help="true masks mirroring --images (foreground >= 128)")
     p.add_argument("--train", help="labeled folder root/<class>/<image> for the classifier of --images")
     p.add_argument("--target", choices=TARGETS, help="class of --images to explain (default: true with class folders)")
     p.add_argument("--limit", type=int, default=0, help="score at most this many images per set (default: all)")
-    p.add_argument("--size", type=int, help="input side (default: the checkpoint's INPUT.SIZE, else 224)")
     p.add_argument("--json", metavar="FILE", help="write every number, per-image scores included, here")
     p.add_argument("--config-file", default="", metavar="FILE", help="config of the embedded set (default: defaults)")
     args = parse_with_overrides(p, argv, "DATA.EMBEDDED.CACHE_DIR /data")

@@ -36,7 +36,7 @@ from pretrain.augment.backgrounds import texture_source
 from pretrain.data.labeled import LabeledImages
 from pretrain.diagnosis.background_benchmark import masked_test_set
 from pretrain.diagnosis.class_gradient import TARGETS, classifier_for
-from pretrain.diagnosis.models import load_models
+from pretrain.diagnosis.models import add_model_arguments, load_models
 from pretrain.diagnosis.neighbors import model_neighbors
 from pretrain.models.frozen import SPACES
 from pretrain.saliency import build_saliency, small_image_options
@@ -104,8 +104,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             "--cell", type=int, nargs=2, metavar=("H", "W"), help="cell size in pixels (default: the figure's)"
         )
     for sp in (nn, gr):
-        sp.add_argument("--model", required=True, action="append", metavar="[NAME=]PATH", help="repeat per model")
-        sp.add_argument("--size", type=int, help="input side (default: the checkpoint's INPUT.SIZE, else 224)")
+        add_model_arguments(sp)
     return p.parse_args(argv)
 
 

@@ -6,6 +6,7 @@ resized to its input size; names label the figures and tables.
 
 from __future__ import annotations
 
+import argparse
 import os
 
 from pretrain.models.frozen import FrozenModel
@@ -20,6 +21,12 @@ def model_spec(text: str) -> tuple[str, str]:
     if not (name and path):
         raise ValueError(f"expected NAME=PATH or PATH for a model, got {text!r}")
     return name, path
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--model [NAME=]PATH`` (repeated, at least one) and ``--size``: what :func:`load_models` reads."""
+    parser.add_argument("--model", required=True, action="append", metavar="[NAME=]PATH", help="repeat per model")
+    parser.add_argument("--size", type=int, help="input side (default: the checkpoint's INPUT.SIZE, else 224)")
 
 
 def load_models(

@@ -22,6 +22,7 @@ import torch.distributed as dist
 from pretrain.config import load_config
 from pretrain.engine import Trainer, prepare_embedded
 from pretrain.utils import comm
+from pretrain.utils.torch_file import save_atomic
 
 
 def one_step(device: torch.device, output_dir: str, config_file: str, opts: list[str]) -> str:
@@ -42,7 +43,7 @@ def one_step(device: torch.device, output_dir: str, config_file: str, opts: list
     path = os.path.join(output_dir, f"rank{comm.get_rank()}_of{comm.get_world_size()}.pt")
     state = {"memory": trainer.criterion.memory().cpu(), "model": trainer.model.state_dict(), "seconds": seconds}
     state["backend"] = dist.get_backend() if comm.is_distributed() else None
-    torch.save(state, path)
+    save_atomic(state, path)
     trainer.close()
     return path
 
